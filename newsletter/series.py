@@ -1,0 +1,175 @@
+"""Split a `Post` into a weekly `Series`: one section per issue, with the references each cites."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from .config import Settings
+from .errors import PostError
+from .model import Block, Issue, Post, Reference, Section, Series, Span, blocks_text
+
+SUBJECT_MAX = 70
+PREHEADER_MAX = 110
+
+# "(1)", "(3, 10)", "(2-4)", "[1]": in-text citation markers.
+CITATION_RE = re.compile(r"[(\[](\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*)\s*[)\]]")
+
+
+def slugify(text: str, max_len: int = 60) -> str:
+    """ASCII, lowercase, hyphenated: safe for folder names and URLs."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > max_len:
+        slug = slug[:max_len].rsplit("-", 1)[0]
+    return slug or "post"
+
+
+def cited_markers(text: str) -> list[str]:
+    """Reference numbers cited in `text`, in order of first citation ("(3, 10)" gives 3 and 10)."""
+    found: list[str] = []
+    for m in CITATION_RE.finditer(text):
+        for part in re.split(r"\s*,\s*", m.group(1)):
+            bounds = re.split(r"\s*[\u2013-]\s*", part)
+            if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+                numbers = [str(n) for n in range(int(bounds[0]), int(bounds[1]) + 1)]
+            else:
+                numbers = [part.strip()]
+            for n in numbers:
+                if n not in found:
+                    found.append(n)
+    return found
+
+
+def _sentences(text: str) -> list[str]:
+    text = re.sub(r"\s+", " ", text).strip()
+    parts = re.split(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9])", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _clean_for_preview(text: str) -> str:
+    text = CITATION_RE.sub("", text)
+    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary and mark the cut; whole text when it fits."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-–— ")
+    return cut + "…"
+
+
+def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
+    """One sentence from the section itself: the first that fits, else the first shortened."""
+    sentences: list[str] = []
+    for b in blocks:
+        if b.kind in ("p", "quote"):
+            sentences.extend(_clean_for_preview(s) for s in _sentences(b.text))
+    candidates = [s for s in sentences if 30 <= len(s) <= limit and not s.startswith(('"', "“"))]
+    if candidates:
+        return candidates[0]
+    if sentences:
+        return _shorten(sentences[0], limit)
+    return ""
+
+
+def subject_for(series_title: str, number: int, total: int, title: str) -> str:
+    """"<series>, N of M: <title>", dropping the series name when that keeps it under the limit."""
+    full = f"{series_title}, {number} of {total}: {title}"
+    if len(full) <= SUBJECT_MAX:
+        return full
+    short = f"{number} of {total}: {title}"
+    if len(short) <= SUBJECT_MAX:
+        return short
+    return _shorten(short, SUBJECT_MAX)
+
+
+def _short_series_name(title: str) -> str:
+    """A short name for the series in subject lines: the title up to its first colon or dash."""
+    name = re.split(r"\s*(?::|\s[-–—|]\s)\s*", title, maxsplit=1)[0]
+    return name if len(name) <= 40 else _shorten(name, 40)
+
+
+def split_post(post: Post, settings: Settings | None = None) -> Series:
+    """One issue per section; issue 1 carries the intro, the last the conclusion."""
+    if not post.sections:
+        raise PostError(
+            f"found no section headings in {post.source}: add '## ' headings or a list of "
+            "items in the intro"
+        )
+    refs = {r.marker: r for r in post.references}
+    total = len(post.sections)
+    name = _short_series_name(post.title)
+    slugs: set[str] = set()
+    issues = []
+    for i, section in enumerate(post.sections, start=1):
+        slug = slugify(section.heading, 50)
+        base, n = slug, 2
+        while slug in slugs:
+            slug, n = f"{base}-{n}", n + 1
+        slugs.add(slug)
+        text = blocks_text(section.blocks)
+        cited = tuple(refs[m] for m in cited_markers(text) if m in refs)
+        nxt = post.sections[i].heading if i < total else None
+        issues.append(
+            Issue(
+                number=i,
+                total=total,
+                slug=slug,
+                title=section.heading,
+                subject=subject_for(name, i, total, section.heading),
+                preheader=preheader_for(section.blocks),
+                blocks=section.blocks,
+                references=cited,
+                intro=post.intro if i == 1 else (),
+                conclusion=post.conclusion if i == total else (),
+                conclusion_heading=post.conclusion_heading if i == total else None,
+                next_title=nxt,
+            )
+        )
+    return Series(post=post, slug=slugify(post.title), issues=tuple(issues))
+
+
+def series_json(series: Series) -> dict[str, Any]:
+    """The stable JSON shape of `newsletter split --json` and build/<slug>/series.json."""
+    issues: list[dict[str, Any]] = []
+    for issue in series.issues:
+        item: dict[str, Any] = {
+            "number": issue.number,
+            "slug": issue.slug,
+            "title": issue.title,
+            "subject": issue.subject,
+            "preheader": issue.preheader,
+            "text": issue.text,
+            "references": [r.text for r in issue.references],
+        }
+        if issue.intro:
+            item["intro"] = blocks_text(issue.intro)
+        if issue.conclusion:
+            item["conclusion"] = blocks_text(issue.conclusion)
+        if issue.next_title:
+            item["next"] = issue.next_title
+        issues.append(item)
+    return {
+        "post": {
+            "title": series.post.title,
+            "author": series.post.author,
+            "source": series.post.source,
+        },
+        "issues": issues,
+    }
+
+
+__all__ = [
+    "CITATION_RE",
+    "Block",
+    "Reference",
+    "Section",
+    "Span",
+    "cited_markers",
+    "series_json",
+    "slugify",
+    "split_post",
+]

@@ -44,7 +44,7 @@ def cited_markers(text: str) -> list[str]:
 
 def _sentences(text: str) -> list[str]:
     text = re.sub(r"\s+", " ", text).strip()
-    parts = re.split(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9])", text)
+    parts = re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“A-Z0-9])", text)
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -61,29 +61,38 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
+_LEANS_BACK = re.compile(r"^(?:this|that|these|those|it|its|they|we|he|she|both|so|but|and)\b", re.I)
+
+
 def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
-    """One sentence from the section itself: the first that fits, else the first shortened."""
+    """One sentence from the section that stands on its own and fits the inbox preview.
+
+    Skipped: sentences with quotes (they rarely fit whole), ones that lean on the sentence
+    before ("This…", "We…"), and ones starting lowercase (often a lost drop cap).
+    """
     sentences: list[str] = []
     for b in blocks:
-        if b.kind in ("p", "quote"):
+        if b.kind == "p":
             sentences.extend(_clean_for_preview(s) for s in _sentences(b.text))
-    candidates = [s for s in sentences if 30 <= len(s) <= limit and not s.startswith(('"', "“"))]
-    if candidates:
-        return candidates[0]
-    if sentences:
-        return _shorten(sentences[0], limit)
-    return ""
+    usable = [
+        s
+        for s in sentences
+        if s[:1].isupper() and not re.search("[\"“”]", s) and not _LEANS_BACK.match(s)
+    ]
+    for low in (60, 30):
+        for s in usable:
+            if low <= len(s) <= limit:
+                return s
+    first = usable[0] if usable else (sentences[0] if sentences else "")
+    return _shorten(first, limit)
 
 
 def subject_for(series_title: str, number: int, total: int, title: str) -> str:
-    """"<series>, N of M: <title>", dropping the series name when that keeps it under the limit."""
+    """"<series>, N of M: <title>"; without the series name where that would pass the limit."""
     full = f"{series_title}, {number} of {total}: {title}"
     if len(full) <= SUBJECT_MAX:
         return full
-    short = f"{number} of {total}: {title}"
-    if len(short) <= SUBJECT_MAX:
-        return short
-    return _shorten(short, SUBJECT_MAX)
+    return _shorten(f"{number} of {total}: {title}", SUBJECT_MAX)
 
 
 def _short_series_name(title: str) -> str:

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="write every issue's HTML, text, .eml and captions")
     p.description = "Write series.json, captions and one folder per issue with its email files."
     _add_post(p)
-    p.add_argument("-o", "--output", metavar="DIR", default="build", help="parent folder (default: build)")
+    p.add_argument(
+        "-o", "--output", metavar="DIR", default="build", help="parent folder (default: build)"
+    )
 
     p = sub.add_parser("captions", help="print social captions, ready to paste")
     p.description = "Print each issue's social captions."

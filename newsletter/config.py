@@ -49,6 +49,7 @@ class SmtpSettings:
     port: int = 587
     security: str = "starttls"
     verify_tls: bool = True
+    ca_file: str = ""
     username: str = ""
     password_env: str = "NEWSLETTER_SMTP_PASSWORD"
     connections: int = 4
@@ -119,7 +120,13 @@ _CHOICES = {
     ("smtp", "rate_period"): ("second", "minute", "hour"),
     ("newsletter", "dir"): ("ltr", "rtl", "auto"),
     ("schedule", "weekday"): (
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
     ),
 }
 
@@ -143,14 +150,18 @@ def load_settings(path: str | Path | None = None) -> Settings:
     return settings_from_dict(data, source=str(p), base_dir=p.resolve().parent)
 
 
-def settings_from_dict(data: dict[str, Any], source: str = "settings", base_dir: Path | None = None) -> Settings:
+def settings_from_dict(
+    data: dict[str, Any], source: str = "settings", base_dir: Path | None = None
+) -> Settings:
     """Validate a parsed TOML document; every unknown or mistyped key is an error, not ignored."""
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
     known = {f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal")}
     for name, value in data.items():
         if name not in known:
-            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                f"{source}: unknown section [{name}] (known: {', '.join(sorted(known))})"
+            )
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{name}] must be a table of settings")
         sections[name] = _section(hints[name], name, value, source)
@@ -167,7 +178,8 @@ def _section(cls: type, section: str, values: dict[str, Any], source: str) -> An
         f = by_key.get(key)
         if f is None:
             raise ConfigError(
-                f"{source}: unknown setting '{key}' in [{section}] (known: {', '.join(sorted(by_key))})"
+                f"{source}: unknown setting '{key}' in [{section}] "
+                f"(known: {', '.join(sorted(by_key))})"
             )
         kwargs[f.name] = _coerce(hints[f.name], value, f"[{section}] {key}", source)
         allowed = _CHOICES.get((section, key))
@@ -226,8 +238,10 @@ def _check(s: Settings, source: str) -> None:
     if s.schedule.poll_seconds < 1:
         raise ConfigError(f"{source}: [schedule] poll_seconds must be at least 1")
     parts = s.schedule.time.split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (
-        0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60
+    if (
+        len(parts) != 2
+        or not all(p.isdigit() for p in parts)
+        or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)
     ):
         raise ConfigError(f"{source}: [schedule] time must be HH:MM, got {s.schedule.time!r}")
     try:

@@ -97,9 +97,8 @@ def _spans(token: Token | None) -> tuple[Span, ...]:
             alt = t.content or ""
             if alt:
                 out.append(Span(alt, href))
-        elif t.type == "html_inline":
-            if t.content.lower().startswith("<br"):
-                out.append(Span(" ", href))
+        elif t.type == "html_inline" and t.content.lower().startswith("<br"):
+            out.append(Span(" ", href))
     merged: list[Span] = []
     for s in out:
         if merged and (merged[-1].href, merged[-1].strong, merged[-1].em, merged[-1].code) == (
@@ -172,7 +171,8 @@ def parse_markdown(text: str, source: str) -> Post:
             i = j + 1
             continue
         if t.type == "blockquote_open":
-            depth, j, parts = 0, i, []
+            depth, j = 0, i
+            parts: list[Span] = []
             while j < len(tokens):
                 if tokens[j].type == "blockquote_open":
                     depth += 1

@@ -55,7 +55,8 @@ def load_post(path: Path, fmt: str | None = None, strict: bool = False) -> Post:
         raise PostError(f"{first.source}:{first.line}: {first.message}{more}")
     if not post.sections:
         raise PostError(
-            f"found no section headings in {path}: add '## ' headings or a list of items in the intro"
+            f"found no section headings in {path}: "
+            "add '## ' headings or a list of items in the intro"
         )
     return post
 
@@ -142,25 +143,34 @@ _CHROME_LINES = re.compile(
 )
 _CHROME_SUFFIX = re.compile(r"(?:Shutterstock|Getty Images|iStock|Share on Pinterest)$")
 _END_MARKERS = re.compile(
-    r"^(?:recent posts|related posts|related articles|related stories|you may also like|"
-    r"read this next|recommended|more from .{1,40}|comments|leave a (?:reply|comment)|"
-    r"\d+ comments?|filed under:?.*|about the author|tags?:.*|share this:?)$",
+    r"^(?:recent posts|comments|leave a (?:reply|comment)|\d+ comments?|filed under:?.*|"
+    r"about the author|tags?:.*)$",
     re.IGNORECASE,
 )
+# A box of links to other articles: dropped where it stands, the article goes on after it.
+_BOX_MARKERS = re.compile(
+    r"^(?:related posts|related articles|related stories|related|you may also like|"
+    r"you might also like|read this next|recommended|more from .{1,40}|popular posts|"
+    r"more stories|read more|see also)\s*:?$",
+    re.IGNORECASE,
+)
+_TEASER = re.compile(r"^(?:related|see also|read more|also read|read next)\s*:\s*\S.*$", re.I)
 _BYLINE = re.compile(
     r"^(?:[•*·]\s*)?(?:Writer's picture|Written by|By)\s*:?\s*"
     r"(?P<name>[A-Z][\w.'-]+(?:[ ,]+[A-Z][\w.'-]+){0,4}?)"
-    r"(?:\s+(?:on|updated|published)\b.*|\s*[|·•].*)?$",
+    r"(?:\s+(?:on|updated|published)\b.*|\s*[|·•/].*)?$",
 )
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣-]|\d{1,2}[.)])\s+")
-_REFERENCE = re.compile(r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$")
+_REFERENCE = re.compile(
+    r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$"
+)
 _NUMBERED = re.compile(
     r"^(?:(?P<n1>\d{1,2})[.):]\s+|"
     r"(?:[A-Z][\w'’]*(?:\s+[\w'’]+){0,3})\s+#?(?P<n2>-?\d{1,2})\s*[:.)–-]\s*)(?P<rest>\S.*)$"
 )
 _CONCLUSION = re.compile(
     r"^(?:to sum (?:things|it) up|in conclusion|conclusions?|final thoughts|in summary|"
-    r"summary|wrap-?up|the bottom line|bottom line|takeaways?|key takeaways|"
+    r"wrap-?up|the bottom line|bottom line|takeaways?|key takeaways|"
     r"the takeaway|in closing|closing thoughts|to conclude|to wrap up|wrapping up)\b",
     re.IGNORECASE,
 )
@@ -202,12 +212,17 @@ def _headingish(p: _Para) -> bool:
     return (
         0 < len(words) <= 18
         and len(t) <= 140
-        and t[-1] not in ".,;:!\"”)"
+        and t[-1] not in '.,;:!"”)'
         and (t[0].isupper() or t[0].isdigit())
         and not _BULLET.match(t)
         and not _REFERENCE.match(t)
-        or bool(_CONCLUSION.match(t)) and len(words) <= 6
-    )
+    ) or (bool(_CONCLUSION.match(t)) and len(words) <= 6)
+
+
+def _is_prose(p: _Para) -> bool:
+    """A real paragraph: a dozen words or more, ending like a sentence."""
+    t = p.text.rstrip()
+    return len(t.split()) >= 12 and t[-1:] in ".!?\"”)'’"
 
 
 def _norm(t: str) -> str:
@@ -231,14 +246,21 @@ def _strip_chrome(text: str) -> list[str]:
     """
     lines = text.split("\n")
     long_paras = 0
+    in_box = False
     for no, raw in enumerate(lines):
         t = raw.strip()
         if long_paras >= 3 and _END_MARKERS.match(t):
             lines = lines[:no]
             break
-        if len(t.split()) >= 15:
+        if _BOX_MARKERS.match(t):
+            in_box = True
+        elif in_box and (not t or len(t.split()) >= 15):
+            in_box = False
+        if in_box or _TEASER.match(t) or _CHROME_LINES.match(t) or _CHROME_SUFFIX.search(t):
+            lines[no] = ""
+        elif len(t.split()) >= 15:
             long_paras += 1
-    return ["" if _CHROME_LINES.match(ln.strip()) or _CHROME_SUFFIX.search(ln.strip()) else ln for ln in lines]
+    return lines
 
 
 def parse_scraped(text: str, source: str) -> Post:
@@ -258,9 +280,9 @@ def parse_scraped(text: str, source: str) -> Post:
     rest = [p for p in body[title_idx + 1 :] if p.text != title]
 
     refs, rest = _trailing_references(rest)
-    heads, list_span = _find_headings(rest)
+    heads, list_span, itemised = _find_headings(rest)
     sections: list[Section] = []
-    conclusion: list[Block] = []
+    conclusion: tuple[Block, ...] = ()
     conclusion_heading = None
     if not heads:
         return Post(title=title, source=source, sections=(), author=author)
@@ -283,7 +305,21 @@ def parse_scraped(text: str, source: str) -> Post:
     for n, h in enumerate(heads):
         end = heads[n + 1] if n + 1 < len(heads) else len(rest)
         chunk = rest[h + 1 : end]
-        concl_at = next((k for k, p in enumerate(chunk) if _is_conclusion_heading(p)), None)
+        concl_at = next(
+            (
+                k
+                for k, p in enumerate(chunk)
+                if _is_conclusion_heading(p)
+                # After a numbered or listed run, a question heading wraps up ("Which is best?").
+                or (
+                    itemised
+                    and _headingish(p)
+                    and p.text.endswith("?")
+                    and p.indent == rest[h].indent
+                )
+            ),
+            None,
+        )
         if n + 1 == len(heads) and concl_at is not None:
             conclusion_heading = chunk[concl_at].text
             conclusion = _blocks(chunk[concl_at + 1 :])
@@ -294,7 +330,7 @@ def parse_scraped(text: str, source: str) -> Post:
         source=source,
         sections=tuple(sections),
         intro=_blocks(intro_paras),
-        conclusion=tuple(conclusion),
+        conclusion=conclusion,
         conclusion_heading=conclusion_heading,
         references=tuple(refs),
         author=author,
@@ -311,9 +347,7 @@ def _is_conclusion_heading(p: _Para) -> bool:
 
 def _find_title(body: list[_Para]) -> int:
     """The longest heading-like line before the first real paragraph (category labels are short)."""
-    first_body = next(
-        (i for i, p in enumerate(body) if len(p.text.split()) >= 15), min(len(body), 1)
-    )
+    first_body = next((i for i, p in enumerate(body) if _is_prose(p)), min(len(body), 1))
     candidates = [i for i in range(first_body) if _headingish(body[i])]
     if not candidates:
         return 0
@@ -323,6 +357,12 @@ def _find_title(body: list[_Para]) -> int:
 def _drop_last_sentence(text: str) -> str:
     parts = re.split(r"(?<=[.!?])\s+", text.strip())
     return " ".join(parts[:-1]).strip()
+
+
+def _reference_number(text: str) -> int:
+    m = _REFERENCE.match(text)
+    assert m is not None
+    return int(next(g for g in m.group("a", "b", "c") if g))
 
 
 def _trailing_references(paras: list[_Para]) -> tuple[list[Reference], list[_Para]]:
@@ -335,7 +375,7 @@ def _trailing_references(paras: list[_Para]) -> tuple[list[Reference], list[_Par
             break
         k -= 1
     tail = paras[k:]
-    numbers = [int(next(g for g in _REFERENCE.match(p.text).group("a", "b", "c") if g)) for p in tail]  # type: ignore[union-attr]
+    numbers = [_reference_number(p.text) for p in tail]
     # Only a run numbered 1..N counts; "(n)" markers are unambiguous, "1." needs a citation style.
     if not tail or numbers != list(range(1, len(tail) + 1)):
         return [], paras
@@ -350,8 +390,11 @@ def _trailing_references(paras: list[_Para]) -> tuple[list[Reference], list[_Par
     return refs, paras[:k]
 
 
-def _find_headings(rest: list[_Para]) -> tuple[list[int], tuple[_Para, int, int] | None]:
-    """Indexes of the section headings in `rest`, and the intro's item list if one named them."""
+def _find_headings(
+    rest: list[_Para],
+) -> tuple[list[int], tuple[_Para, int, int] | None, bool]:
+    """Indexes of the section headings in `rest`, the intro's item list if one named them, and
+    whether the items were named or numbered (so a heading after the last one is not an item)."""
     listed = _intro_list(rest)
     if listed:
         lead_idx, start, stop = listed
@@ -359,17 +402,35 @@ def _find_headings(rest: list[_Para]) -> tuple[list[int], tuple[_Para, int, int]
         for k in range(start, stop):
             item = rest[k].text
             match = next(
-                (j for j in range(stop, len(rest)) if _headingish(rest[j]) and _loosely(item, rest[j].text) and j not in found),
+                (
+                    j
+                    for j in range(stop, len(rest))
+                    if _headingish(rest[j]) and _loosely(item, rest[j].text) and j not in found
+                ),
                 None,
             )
             if match is not None:
                 found.append(match)
         if len(found) >= 2 and found == sorted(found):
-            return found, (rest[lead_idx], start, stop)
+            return found, (rest[lead_idx], start, stop), True
     numbered = _numbered_run(rest)
     if numbered:
-        return numbered, None
-    first_body = next((i for i, p in enumerate(rest) if len(p.text.split()) >= 15), 0)
+        return numbered, None, True
+    first_body = next((i for i, p in enumerate(rest) if _is_prose(p)), 0)
+    prose = [p for p in rest if _is_prose(p)]
+    if prose and sum(p.indent >= 2 for p in prose) >= 0.8 * len(prose):
+        # Indented body text (lynx dumps): the flush-left lines are the headings, long or not.
+        flush = [
+            i
+            for i in range(first_body, len(rest))
+            if rest[i].indent == 0
+            and len(rest[i].lines) == 1
+            and len(rest[i].text.split()) <= 30
+            and rest[i].text[-1:] not in ".,;:"
+            and not _is_conclusion_heading(rest[i])
+        ]
+        if len(flush) >= 2:
+            return flush, None, False
     heads = [
         i
         for i in range(first_body, len(rest))
@@ -382,7 +443,7 @@ def _find_headings(rest: list[_Para]) -> tuple[list[int], tuple[_Para, int, int]
     concl = next((i for i in range(len(rest)) if _is_conclusion_heading(rest[i])), None)
     if concl is not None:
         heads = [h for h in heads if h < concl]
-    return heads, None
+    return heads, None, False
 
 
 def _intro_list(rest: list[_Para]) -> tuple[int, int, int] | None:
@@ -407,8 +468,6 @@ def _numbered_run(rest: list[_Para]) -> list[int]:
             continue
         run, want = [i], 2
         for j in range(i + 1, len(rest)):
-            if _is_conclusion_heading(rest[j]):
-                break
             mj = _NUMBERED.match(rest[j].text) if len(rest[j].lines) == 1 else None
             if mj and int(mj.group("n1") or mj.group("n2")) == want and len(rest[j].text) <= 140:
                 run.append(j)

@@ -17,6 +17,14 @@ PREHEADER_MAX = 110
 CITATION_RE = re.compile(r"[(\[](\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*)\s*[)\]]")
 
 
+_NUMBER_PREFIX = re.compile(r"^\s*(?:\d{1,2}[.):]|#\d{1,2}:?)\s+")
+
+
+def issue_title(heading: str) -> str:
+    """The heading without a bare leading number: the email already says "Part 2 of 6"."""
+    return _NUMBER_PREFIX.sub("", heading).strip() or heading.strip()
+
+
 def slugify(text: str, max_len: int = 60) -> str:
     """ASCII, lowercase, hyphenated: safe for folder names and URLs."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -61,7 +69,9 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-_LEANS_BACK = re.compile(r"^(?:this|that|these|those|it|its|they|we|he|she|both|so|but|and)\b", re.I)
+_LEANS_BACK = re.compile(
+    r"^(?:this|that|these|those|it|its|they|we|he|she|both|so|but|and)\b", re.I
+)
 
 
 def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
@@ -77,7 +87,7 @@ def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
     usable = [
         s
         for s in sentences
-        if s[:1].isupper() and not re.search("[\"“”]", s) and not _LEANS_BACK.match(s)
+        if s[:1].isupper() and not re.search('["“”]', s) and not _LEANS_BACK.match(s)
     ]
     for low in (60, 30):
         for s in usable:
@@ -88,9 +98,9 @@ def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
 
 
 def subject_for(series_title: str, number: int, total: int, title: str) -> str:
-    """"<series>, N of M: <title>"; without the series name where that would pass the limit."""
+    """ "<series>, N of M: <title>"; without the series name where that would pass the limit."""
     full = f"{series_title}, {number} of {total}: {title}"
-    if len(full) <= SUBJECT_MAX:
+    if series_title and len(full) <= SUBJECT_MAX:
         return full
     return _shorten(f"{number} of {total}: {title}", SUBJECT_MAX)
 
@@ -98,7 +108,7 @@ def subject_for(series_title: str, number: int, total: int, title: str) -> str:
 def _short_series_name(title: str) -> str:
     """A short name for the series in subject lines: the title up to its first colon or dash."""
     name = re.split(r"\s*(?::|\s[-–—|]\s)\s*", title, maxsplit=1)[0]
-    return name if len(name) <= 40 else _shorten(name, 40)
+    return name if len(name) <= 40 else ""
 
 
 def split_post(post: Post, settings: Settings | None = None) -> Series:
@@ -114,21 +124,22 @@ def split_post(post: Post, settings: Settings | None = None) -> Series:
     slugs: set[str] = set()
     issues = []
     for i, section in enumerate(post.sections, start=1):
-        slug = slugify(section.heading, 50)
+        title = issue_title(section.heading)
+        slug = slugify(title, 50)
         base, n = slug, 2
         while slug in slugs:
             slug, n = f"{base}-{n}", n + 1
         slugs.add(slug)
         text = blocks_text(section.blocks)
         cited = tuple(refs[m] for m in cited_markers(text) if m in refs)
-        nxt = post.sections[i].heading if i < total else None
+        nxt = issue_title(post.sections[i].heading) if i < total else None
         issues.append(
             Issue(
                 number=i,
                 total=total,
                 slug=slug,
-                title=section.heading,
-                subject=subject_for(name, i, total, section.heading),
+                title=title,
+                subject=subject_for(name, i, total, title),
                 preheader=preheader_for(section.blocks),
                 blocks=section.blocks,
                 references=cited,

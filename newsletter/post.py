@@ -100,7 +100,8 @@ def text_warnings(post: Post) -> list[TextWarning]:
                 TextWarning(
                     post.source,
                     b.line,
-                    f"link text with no link: '{m.group(1)}' is followed by nothing to follow",
+                    f"link text with no link: '{m.group(1)}' points nowhere (the page's link "
+                    "was lost): add the URL or rephrase",
                 )
             )
         for m in _GLUED_QUOTE.finditer(plain):

@@ -142,10 +142,19 @@ _CHROME_LINES = re.compile(
     r"advertisement|sponsored|loading\.*|\[[\w-]+\](?:share on pinterest)?)$",
     re.IGNORECASE,
 )
-_CHROME_SUFFIX = re.compile(r"(?:Shutterstock|Getty Images|iStock|Share on Pinterest)$")
+_CHROME_SUFFIX = re.compile(
+    r"(?:Shutterstock|Getty Images|iStock|Share on Pinterest|pin image)$|^\[[^\]]{1,40}\]$|"
+    r"^You are here:|^\d+ minute read$"
+)
+# Whole paragraphs that are page furniture rather than the author's text.
+_CHROME_PARAGRAPH = re.compile(
+    r"\bcookies?\b.*\b(?:accept|agree|consent)|\b(?:accept|agree|consent)\b.*\bcookies?\b|"
+    r"may contain affiliate links|^read the \w+ version of this article",
+    re.IGNORECASE,
+)
 _END_MARKERS = re.compile(
     r"^(?:recent posts|comments|leave a (?:reply|comment)|\d+ comments?|filed under:?.*|"
-    r"about the author|tags?:.*)$",
+    r"about the author|tags?:.*|latest posts by .*)$",
     re.IGNORECASE,
 )
 # A box of links to other articles: dropped where it stands, the article goes on after it.
@@ -157,10 +166,12 @@ _BOX_MARKERS = re.compile(
 )
 _TEASER = re.compile(r"^(?:related|see also|read more|also read|read next)\s*:\s*\S.*$", re.I)
 _BYLINE = re.compile(
-    r"^(?:[•*·]\s*)?(?:Writer's picture|Written by|By)\s*:?\s*"
+    r"^(?:[•*·]\s*)?(?:[A-Z][a-z]+\.? \d{1,2}, \d{4} )?"
+    r"(?:Writer's picture|Written by|By|by)\s*:?\s*"
     r"(?P<name>[A-Z][\w.'-]+(?:[ ,]+[A-Z][\w.'-]+){0,4}?)"
-    r"(?:\s+(?:on|updated|published)\b.*|\s*[|·•/].*)?$",
+    r"(?:\s+(?:on|updated|published)\b.*|\s*[|·•/].*|\s+\d+ [Cc]omments?)?$",
 )
+_MENU_BULLET = re.compile(r"^[•*·▪◦□‣]\s*")
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣-]|\d{1,2}[.)])\s+")
 _REFERENCE = re.compile(
     r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$"
@@ -249,7 +260,11 @@ def _strip_chrome(text: str) -> list[str]:
     long_paras = 0
     in_box = False
     for no, raw in enumerate(lines):
-        t = raw.strip()
+        t = _MENU_BULLET.sub("", raw.strip())
+        if not t:
+            lines[no] = ""
+            in_box = False
+            continue
         if long_paras >= 3 and _END_MARKERS.match(t):
             lines = lines[:no]
             break
@@ -273,7 +288,7 @@ def parse_scraped(text: str, source: str) -> Post:
         if m:
             author = m.group("name").strip(" ,")
             break
-    body = [p for p in paras if not _BYLINE.match(p.text)]
+    body = [p for p in paras if not _BYLINE.match(p.text) and not _CHROME_PARAGRAPH.search(p.text)]
     if not body:
         raise PostError(f"{source}: found no text once page chrome was removed")
     title_idx = _find_title(body)

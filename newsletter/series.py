@@ -50,10 +50,20 @@ def cited_markers(text: str) -> list[str]:
     return found
 
 
+_ABBREVIATIONS = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|No|Fig)\.$")
+
+
 def _sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; "Dr. Helou" and "e.g. this" do not end one."""
     text = re.sub(r"\s+", " ", text).strip()
     parts = re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“A-Z0-9])", text)
-    return [p.strip() for p in parts if p.strip()]
+    out: list[str] = []
+    for part in parts:
+        if out and _ABBREVIATIONS.search(out[-1]):
+            out[-1] = f"{out[-1]} {part}"
+        elif part.strip():
+            out.append(part.strip())
+    return out
 
 
 def _clean_for_preview(text: str) -> str:
@@ -102,7 +112,7 @@ def subject_for(series_title: str, number: int, total: int, title: str) -> str:
     full = f"{series_title}, {number} of {total}: {title}"
     if series_title and len(full) <= SUBJECT_MAX:
         return full
-    return _shorten(f"{number} of {total}: {title}", SUBJECT_MAX)
+    return f"{number} of {total}: {title}"  # a long title is never cut: the inbox does that
 
 
 def _short_series_name(title: str) -> str:

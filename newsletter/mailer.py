@@ -1,0 +1,633 @@
+"""SMTP delivery: persistent connections, TLS, AUTH, reconnects, a shared rate limit, DKIM.
+
+One `SmtpConnection` per worker thread carries many messages. `send` turns every server answer
+into a `SendResult` (2xx sent, 4xx temporary, 5xx permanent) so the outbox can record it; only a
+(re)connection that retrying cannot fix (TLS verification, login refused) raises DeliveryError.
+
+SMTP has no idempotency: when a connection drops after the message body went out but before the
+server answered, the server may already have the message, and the retry can deliver it twice.
+That window is at most one message per connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.policy
+import ipaddress
+import random
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from base64 import b64encode
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.generator import BytesGenerator
+from email.message import Message
+from functools import cache
+from io import BytesIO
+from types import TracebackType
+
+from .config import Settings, smtp_password
+from .errors import ConfigError, DeliveryError
+
+PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+# Headers worth covering by a DKIM signature when present (From is always signed).
+DKIM_HEADERS = (
+    "from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "mime-version",
+    "content-type", "content-transfer-encoding", "list-id", "list-unsubscribe",
+    "list-unsubscribe-post", "in-reply-to", "references",
+)  # fmt: skip
+
+# A line break inside a header value that does not continue a folded line starts a new header.
+_HEADER_BREAK = re.compile(r"\r\n(?![ \t])|\r(?!\n)|(?<!\r)\n(?![ \t])")
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one message: what the outbox records."""
+
+    status: str  # "sent" | "temporary" | "permanent"
+    code: int | None  # the SMTP reply code; None when no server answered
+    detail: str  # the server's text or the network error; never a password
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "sent"
+
+
+class _Secret:
+    """Holds the password so that no repr, log line or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class _Transient(Exception):
+    """A network failure worth a reconnect (refused, reset, timed out, dropped)."""
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.smtp.host}:{settings.smtp.port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cache
+def _default_helo() -> str:
+    return socket.getfqdn() or "localhost"
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Client TLS: system CAs, or only [smtp] ca_file; verification off only when asked."""
+    s = settings.smtp
+    cafile: str | None = None
+    if s.ca_file:
+        path = settings.path(s.ca_file)
+        if not path.is_file():
+            raise ConfigError(
+                f"{settings.source}: [smtp] ca_file {path} does not exist; point it at the PEM "
+                f"certificate of the CA that signed {s.host}'s certificate"
+            )
+        cafile = str(path)
+    try:
+        ctx = ssl.create_default_context(cafile=cafile)
+    except ssl.SSLError as e:
+        raise ConfigError(
+            f"{settings.source}: [smtp] ca_file {cafile} is not a PEM certificate ({e.reason})"
+        ) from None
+    if not s.verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse SMTP settings that cannot work or would be unsafe, before any connection."""
+    s = settings.smtp
+    src = settings.source
+    if s.security not in SECURITY_MODES:
+        raise ConfigError(
+            f"{src}: [smtp] security = {s.security!r} is not one of: {', '.join(SECURITY_MODES)}"
+        )
+    if not s.host:
+        raise ConfigError(f"{src}: [smtp] host is empty; name your SMTP server")
+    if s.username and s.security == "none" and not _is_loopback(s.host):
+        raise ConfigError(
+            f'{src}: [smtp] security = "none" would send the password for {s.username!r} '
+            f'unencrypted to {s.host}; use security = "starttls" (port 587) or "ssl" (port 465)'
+        )
+    if s.rate_period not in PERIODS:
+        raise ConfigError(
+            f"{src}: [smtp] rate_period = {s.rate_period!r} is not one of: {', '.join(PERIODS)}"
+        )
+    if s.timeout <= 0:
+        raise ConfigError(f"{src}: [smtp] timeout must be more than 0 seconds")
+
+
+def _resolve_password(settings: Settings) -> str | None:
+    s = settings.smtp
+    if not s.username:
+        return None
+    if not s.password_env:
+        raise ConfigError(
+            f"{settings.source}: [smtp] username is set but password_env is empty; name the "
+            "environment variable that holds the SMTP password"
+        )
+    password = smtp_password(settings)
+    if not password:
+        raise ConfigError(
+            f"{settings.source}: [smtp] username is set but the environment variable "
+            f"{s.password_env} (password_env) is unset or empty; export the SMTP password in it"
+        )
+    return password
+
+
+def _text(resp: bytes | str) -> str:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
+    return " ".join(text.split())
+
+
+def _classify(code: int, text: str) -> SendResult:
+    if 200 <= code < 300:
+        return SendResult("sent", code, text)
+    if 500 <= code < 600:
+        return SendResult("permanent", code, text)
+    return SendResult("temporary", code, text)
+
+
+def check_message(msg: Message, from_addr: str, to_addr: str) -> str | None:
+    """Why this message must not be sent (a header injection, a broken address), or None."""
+    for label, addr in (("sender", from_addr), ("recipient", to_addr)):
+        if not addr or any(c in addr for c in "\r\n<>") or "@" not in addr or addr.strip() != addr:
+            return f"refused to send: the {label} address {addr!r} is not a plain address"
+    for part in msg.walk():
+        for name, value in part.raw_items():
+            if not _HEADER_NAME.fullmatch(name):
+                return f"refused to send: header name {name!r} is not valid"
+            if _HEADER_BREAK.search(str(value)):
+                return f"refused to send: header {name} contains a line break (header injection)"
+    return None
+
+
+def envelope_address(addr: str) -> str:
+    """The address for MAIL FROM / RCPT TO: a non-ASCII domain in its ASCII (xn--) form.
+
+    Then only a non-ASCII local part needs SMTPUTF8, which not every server offers.
+    """
+    local, at, domain = addr.rpartition("@")
+    if not at or domain.isascii():
+        return addr
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return addr
+
+
+def _header_names(data: bytes) -> list[str]:
+    head = data.split(b"\r\n\r\n", 1)[0]
+    names = []
+    for line in head.split(b"\r\n"):
+        if line and line[:1] not in (b" ", b"\t"):
+            names.append(line.split(b":", 1)[0].decode("ascii", "replace").strip().lower())
+    return names
+
+
+def flatten(msg: Message, *, utf8: bool = False, eight_bit: bool = True) -> bytes:
+    """The message as bytes for the wire: CRLF line ends, UTF-8 headers only with SMTPUTF8."""
+    base = msg.policy if isinstance(msg.policy, email.policy.EmailPolicy) else email.policy.SMTP
+    policy = base.clone(linesep="\r\n", utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=policy).flatten(msg)
+    return out.getvalue()
+
+
+def _dkim_key(settings: Settings) -> bytes | None:
+    d = settings.dkim
+    if not (d.selector or d.domain or d.key_file):
+        return None
+    missing = [
+        k
+        for k, v in (("selector", d.selector), ("domain", d.domain), ("key_file", d.key_file))
+        if not v
+    ]
+    if missing:
+        raise ConfigError(
+            f"{settings.source}: [dkim] {', '.join(missing)} missing; set selector, domain and "
+            "key_file together (or none of them to send unsigned)"
+        )
+    try:
+        import dkim  # noqa: F401  (optional dependency, checked early)
+    except ImportError:
+        raise ConfigError(
+            f"{settings.source}: [dkim] is set but dkimpy is not installed; "
+            "run: pip install 'newsletter[dkim]'"
+        ) from None
+    path = settings.path(d.key_file)
+    try:
+        key = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(
+            f"{settings.source}: [dkim] key_file {path}: cannot read ({e.strerror})"
+        ) from None
+    if b"PRIVATE KEY" not in key:
+        raise ConfigError(f"{settings.source}: [dkim] key_file {path} is not a PEM private key")
+    return key
+
+
+def _sign(msg_bytes: bytes, settings: Settings, key: bytes) -> bytes:
+    import dkim
+
+    present = set(_header_names(msg_bytes))
+    headers = [h.encode() for h in DKIM_HEADERS if h in present or h == "from"]
+    try:
+        signature = dkim.sign(
+            msg_bytes,
+            settings.dkim.selector.encode(),
+            settings.dkim.domain.encode(),
+            key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=headers,
+            linesep=b"\r\n",
+        )
+    except dkim.DKIMException as e:
+        raise ConfigError(
+            f"{settings.source}: [dkim] cannot sign with key_file "
+            f"{settings.path(settings.dkim.key_file)} ({e})"
+        ) from None
+    return bytes(signature) + msg_bytes
+
+
+def dkim_sign(msg_bytes: bytes, settings: Settings) -> bytes:
+    """Prepend a DKIM-Signature when [dkim] selector, domain and key_file are set."""
+    key = _dkim_key(settings)
+    return msg_bytes if key is None else _sign(msg_bytes, settings, key)
+
+
+class SmtpConnection:
+    """One persistent SMTP connection for many messages; reconnects when the server hangs up.
+
+    Not shared between threads: give each worker its own connection.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        password: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        retries: int = 3,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        check_settings(settings)
+        self._settings = settings
+        resolved = password or _resolve_password(settings)  # "" counts as missing
+        self._password = _Secret(resolved) if resolved else None
+        self._ctx = ssl_context if ssl_context is not None else tls_context(settings)
+        self._dkim_key = _dkim_key(settings)
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._sleep = sleep
+        self._random = random.Random()
+        self._smtp: smtplib.SMTP | None = None
+        self.connects = 0  # how many times a connection was opened (reconnects included)
+
+    def __repr__(self) -> str:
+        s = self._settings.smtp
+        user = f" as {s.username!r}" if s.username else ""
+        state = "open" if self._smtp is not None else "closed"
+        return f"<SmtpConnection {_where(self._settings)} {s.security}{user} {state}>"
+
+    # -- connection ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """Connect, EHLO, STARTTLS or TLS, AUTH now, so bad settings show before any message."""
+        try:
+            self._connect()
+        except _Transient as e:
+            raise DeliveryError(str(e)) from None
+
+    def _scrub(self, text: str) -> str:
+        if self._password is None:
+            return text
+        secret = self._password.reveal()
+        user = self._settings.smtp.username
+        forms = {
+            secret,
+            b64encode(secret.encode()).decode(),
+            b64encode(f"\0{user}\0{secret}".encode()).decode(),
+        }
+        for form in forms:
+            text = text.replace(form, "***")
+        return text
+
+    def _connect(self) -> None:
+        if self._smtp is not None:
+            return
+        s = self._settings.smtp
+        where = _where(self._settings)
+        helo = s.helo or _default_helo()
+        smtp: smtplib.SMTP | None = None
+        try:
+            if s.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=helo, timeout=s.timeout, context=self._ctx
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, local_hostname=helo, timeout=s.timeout)
+            smtp.ehlo()
+            if s.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(
+                        f'{where} does not offer STARTTLS; use security = "ssl" if it speaks '
+                        'TLS from the start (port 465), or "none" only for a local relay'
+                    )
+                smtp.starttls(context=self._ctx)
+                smtp.ehlo()
+            if self._password is not None:
+                smtp.login(s.username, self._password.reveal())
+        except ssl.SSLCertVerificationError as e:
+            self._discard(smtp)
+            raise DeliveryError(
+                f"cannot connect to {where}: its TLS certificate is not trusted "
+                f"({e.verify_message}); set [smtp] ca_file to the CA that signed it "
+                "(verify_tls = false only for a test server)"
+            ) from None
+        except ssl.SSLError as e:
+            self._discard(smtp)
+            raise DeliveryError(
+                f"cannot connect to {where}: TLS failed ({e.reason or e}); check [smtp] security "
+                '("ssl" for port 465, "starttls" for 587)'
+            ) from None
+        except smtplib.SMTPAuthenticationError as e:
+            self._discard(smtp)
+            raise DeliveryError(
+                f"{where} refused the login for {s.username!r}: {e.smtp_code} "
+                f"{self._scrub(_text(e.smtp_error))}; check [smtp] username and the password in "
+                f"${s.password_env}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            self._discard(smtp)
+            raise DeliveryError(
+                f"{where} does not offer AUTH on this connection; clear [smtp] username, or use "
+                'security = "starttls" or "ssl"'
+            ) from None
+        except smtplib.SMTPConnectError as e:
+            self._discard(smtp)
+            raise _Transient(
+                f"cannot connect to {where}: the server answered {e.smtp_code} "
+                f"{self._scrub(_text(e.smtp_error))}"
+            ) from None
+        except smtplib.SMTPResponseException as e:
+            self._discard(smtp)
+            raise DeliveryError(
+                f"{where} answered {e.smtp_code} {self._scrub(_text(e.smtp_error))} while setting "
+                "up the connection"
+            ) from None
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as e:
+            self._discard(smtp)
+            if not isinstance(e, TimeoutError) and not isinstance(e.__context__, TimeoutError):
+                raise _Transient(
+                    f"cannot connect to {where}: {self._scrub(str(e) or 'connection closed')}"
+                ) from None
+            hint = (
+                '; if it expects TLS from the start (port 465) set security = "ssl"'
+                if s.security != "ssl"
+                else ""
+            )
+            raise _Transient(
+                f"cannot connect to {where}: no answer within {s.timeout:g} s{hint}"
+            ) from None
+        except (smtplib.SMTPException, OSError) as e:
+            self._discard(smtp)
+            reason = (
+                e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            )
+            raise _Transient(f"cannot connect to {where}: {self._scrub(reason)}") from None
+        except DeliveryError:
+            self._discard(smtp)
+            raise
+        self._smtp = smtp
+        self.connects += 1
+
+    @staticmethod
+    def _discard(smtp: smtplib.SMTP | None) -> None:
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        self._discard(smtp)
+
+    def close(self) -> None:
+        """Say QUIT politely; a server that is already gone is fine."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self._discard(smtp)
+
+    def __enter__(self) -> SmtpConnection:
+        self.open()
+        return self
+
+    def __exit__(
+        self, tp: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- sending ------------------------------------------------------------------------------
+    def send(self, msg: Message, from_addr: str, to_addr: str) -> SendResult:
+        """Send one message to one recipient; the answer becomes a SendResult, never an exception.
+
+        A dropped connection (or a 421 "closing") is reconnected and the message retried a few
+        times, the first at once, then with exponential backoff and jitter.
+        Raises DeliveryError only when reconnecting fails for good (TLS, login).
+        """
+        refused = check_message(msg, from_addr, to_addr)
+        if refused:
+            return SendResult("permanent", None, refused)
+        from_addr, to_addr = envelope_address(from_addr), envelope_address(to_addr)
+        needs_utf8 = not (from_addr.isascii() and to_addr.isascii())
+        payloads: dict[tuple[bool, bool], bytes] = {}
+        last = "no attempt made"
+        for attempt in range(self._retries + 1):
+            if attempt > 1:
+                delay = self._backoff * 2 ** (attempt - 2)
+                self._sleep(delay * (1 + 0.5 * self._random.random()))
+            try:
+                self._connect()
+                return self._transaction(msg, from_addr, to_addr, needs_utf8, payloads)
+            except _Transient as e:
+                last = str(e)
+                self._drop()
+        return SendResult(
+            "temporary", None, f"{last} (gave up after {self._retries + 1} connection attempts)"
+        )
+
+    def _payload(
+        self, msg: Message, utf8: bool, eight_bit: bool, cache: dict[tuple[bool, bool], bytes]
+    ) -> bytes | str:
+        key = (utf8, eight_bit)
+        if key not in cache:
+            data = flatten(msg, utf8=utf8, eight_bit=eight_bit)
+            if _header_names(data) != [n.lower() for n in msg]:
+                return "refused to send: the header lines on the wire differ from the message's"
+            if self._dkim_key is not None:
+                data = _sign(data, self._settings, self._dkim_key)
+            cache[key] = data
+        return cache[key]
+
+    def _transaction(
+        self,
+        msg: Message,
+        from_addr: str,
+        to_addr: str,
+        needs_utf8: bool,
+        payloads: dict[tuple[bool, bool], bytes],
+    ) -> SendResult:
+        smtp = self._smtp
+        assert smtp is not None
+        where = _where(self._settings)
+        if needs_utf8 and not smtp.has_extn("smtputf8"):
+            return SendResult(
+                "permanent",
+                None,
+                f"{where} does not support SMTPUTF8, which the non-ASCII address in "
+                f"{from_addr if not from_addr.isascii() else to_addr} needs",
+            )
+        eight_bit = smtp.has_extn("8bitmime")
+        data = self._payload(msg, needs_utf8, eight_bit, payloads)
+        if isinstance(data, str):
+            return SendResult("permanent", None, data)
+        options = []
+        if needs_utf8:
+            options.append("SMTPUTF8")
+        if eight_bit and not data.isascii():
+            options.append("BODY=8BITMIME")
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(data)}")
+        phase = "MAIL FROM"
+        try:
+            code, resp = smtp.mail(from_addr, options)
+            if code != 250:
+                return self._refused(code, resp)
+            phase = "RCPT TO"
+            code, resp = smtp.rcpt(to_addr)
+            if code not in (250, 251):
+                return self._refused(code, resp)
+            phase = "DATA"
+            try:
+                code, resp = smtp.data(data)
+            except smtplib.SMTPDataError as e:
+                return self._refused(e.smtp_code, e.smtp_error)
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            maybe = "; the server may already have the message" if phase == "DATA" else ""
+            raise _Transient(
+                f"{where} dropped the connection during {phase} ({e}){maybe}"
+            ) from None
+        if code == 421:
+            raise _Transient(f"{where} is closing the connection: 421 {_text(resp)}")
+        return self._finish(code, resp)
+
+    def _refused(self, code: int, resp: bytes | str) -> SendResult:
+        if code == 421:
+            raise _Transient(
+                f"{_where(self._settings)} is closing the connection: 421 {_text(resp)}"
+            )
+        return self._finish(code, resp)
+
+    def _finish(self, code: int, resp: bytes | str) -> SendResult:
+        result = _classify(code, self._scrub(_text(resp)))
+        if result.status != "sent":
+            smtp = self._smtp
+            try:
+                if smtp is not None:
+                    smtp.rset()
+            except (smtplib.SMTPException, OSError):
+                self._drop()
+            if code < 200 or code >= 600:
+                self._drop()  # an answer that makes no sense: start afresh next time
+        return result
+
+
+class RateLimiter:
+    """Thread-safe limit of messages per second/minute/hour across all connections.
+
+    Messages are spaced evenly (100 an hour: one every 36 s), so no window of the period ever
+    holds more than the limit, whatever the provider's way of counting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        period: str = "second",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if period not in PERIODS:
+            raise ConfigError(
+                f"[smtp] rate_period = {period!r} is not one of: {', '.join(PERIODS)}"
+            )
+        if rate < 0:
+            raise ConfigError("[smtp] rate_limit must be 0 (no limit) or more")
+        self.interval = PERIODS[period] / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        return cls(settings.smtp.rate_limit, settings.smtp.rate_period)
+
+    def wait(self) -> None:
+        """Block until the next message may go; each caller takes its own slot."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            at = now if self._next is None else max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self._sleep(at - now)
+
+
+__all__ = [
+    "RateLimiter",
+    "SendResult",
+    "SmtpConnection",
+    "check_message",
+    "check_settings",
+    "dkim_sign",
+    "envelope_address",
+    "flatten",
+    "smtp_password",
+    "tls_context",
+]

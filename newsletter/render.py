@@ -1,0 +1,723 @@
+"""Render each issue once: Jinja2 -> MJML -> HTML (mjml-python) -> CSS inlined (premailer).
+
+The plain-text part comes from the same structured content, not from the HTML. Per-recipient
+parts (the name, the unsubscribe link) are placeholder tokens in the finished HTML and text, so
+`personalize` is a cheap string replacement and nothing is re-rendered per recipient.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import importlib.resources
+import logging
+import re
+import textwrap
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import jinja2
+import mjml
+import premailer
+from lxml import etree  # type: ignore[import-untyped]
+from markupsafe import Markup
+
+from .config import Settings
+from .errors import ConfigError, TemplateError
+from .model import Block, Issue, Reference, Series, Span
+from .series import CITATION_RE, cited_markers
+
+UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
+NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
+NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
+
+HTML_TEMPLATE = "email.mjml.j2"
+TEXT_TEMPLATE = "email.txt.j2"
+BLOCKS_TEMPLATE = "blocks.html.j2"
+TEMPLATE_NAMES = (HTML_TEMPLATE, TEXT_TEMPLATE, BLOCKS_TEMPLATE)
+
+SIZE_WARN = 90 * 1024  # bytes of HTML: getting close to Gmail's clipping
+SIZE_LIMIT = 102 * 1024  # Gmail clips the message ("[Message clipped]") past this
+STYLE_LIMIT = 16 * 1024  # Gmail drops <style> blocks larger than this
+TEXT_WIDTH = 72
+
+# Hidden filler after the preheader, so inbox previews do not run on into the body text.
+PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+
+# MJML already writes the HTML attributes Outlook sizes things by; premailer would otherwise copy
+# CSS back into them (every <img width="120"> becomes width="100%").
+KEEP_ATTRIBUTES = ["width", "height", "align", "valign", "bgcolor"]
+
+_SAFE_SCHEMES = ("http", "https", "mailto")
+_FONT_STACK_RE = re.compile(r"^[\w\s,'\"\-.]+$")
+_HEX_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+@dataclass(frozen=True)
+class Email:
+    """One issue, rendered once; `html` and `text` still hold the per-recipient tokens."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    mjml: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours of one scheme (light or dark), chosen so that all text passes 4.5:1."""
+
+    page: str
+    card: str
+    text: str
+    muted: str
+    accent: str
+    button: str
+    button_text: str
+    border: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What the templates know about the newsletter (from `[newsletter]` in newsletter.toml)."""
+
+    name: str
+    site_url: str
+    logo_url: str
+    logo_alt: str
+    footer_text: str
+    postal_address: str
+    language: str
+    direction: str
+    font_stack: str
+    start: str  # "left" or "right": the side lists are indented from
+
+
+@dataclass(frozen=True)
+class TextParts:
+    """The issue's content as wrapped plain text, for the text template."""
+
+    intro: str
+    body: str
+    conclusion: str
+    references: tuple[str, ...]
+
+
+# --- colours -------------------------------------------------------------------------------
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    h = color.lstrip("#")
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def _hex(rgb: Iterable[float]) -> str:
+    return "#" + "".join(f"{round(max(0.0, min(255.0, c))):02x}" for c in rgb)
+
+
+def luminance(color: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = _rgb(color)
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _mix(a: str, b: str, t: float) -> str:
+    """`t` of the way from colour a to colour b."""
+    return _hex(x + (y - x) * t for x, y in zip(_rgb(a), _rgb(b), strict=True))
+
+
+def _readable(color: str, backgrounds: tuple[str, ...], minimum: float = 4.5) -> str:
+    """`color`, moved towards black or white just far enough to read on every background."""
+    if all(contrast(color, bg) >= minimum for bg in backgrounds):
+        return color
+    dark_bg = sum(luminance(bg) for bg in backgrounds) / len(backgrounds) < 0.18
+    target = "#ffffff" if dark_bg else "#000000"
+    for step in range(1, 21):
+        candidate = _mix(color, target, step / 20)
+        if all(contrast(candidate, bg) >= minimum for bg in backgrounds):
+            return candidate
+    return target
+
+
+def _button(base: str) -> tuple[str, str]:
+    """Button background and label colours with at least 4.5:1 between them."""
+    for label in ("#ffffff", "#111111"):
+        if contrast(label, base) >= 4.5:
+            return base, label
+    return _readable(base, ("#ffffff",)), "#ffffff"
+
+
+def _color_setting(settings: Settings) -> str:
+    value = settings.newsletter.accent_color.strip()
+    if not _HEX_RE.match(value):
+        raise ConfigError(
+            f"{settings.source}: [newsletter] accent_color must be a hex colour like '#2f6f5e', "
+            f"got {value!r}"
+        )
+    return _hex(_rgb(value))
+
+
+def palettes(settings: Settings) -> tuple[Palette, Palette]:
+    """The light and the dark palette for the brand's accent colour."""
+    accent = _color_setting(settings)
+    light_page, light_card = "#f4f1ea", "#ffffff"
+    light_quote = _mix(light_card, accent, 0.07)
+    light_button, light_label = _button(accent)
+    light = Palette(
+        page=light_page,
+        card=light_card,
+        text="#1f2328",
+        muted="#57606a",
+        accent=_readable(accent, (light_card, light_page, light_quote)),
+        button=light_button,
+        button_text=light_label,
+        border="#e2ddd2",
+        quote=light_quote,
+    )
+    dark_page, dark_card = "#121416", "#1c1f23"
+    dark_quote = _mix(dark_card, accent, 0.16)
+    dark_accent = _readable(accent, (dark_card, dark_page, dark_quote))
+    dark_button, dark_label = _button(dark_accent)
+    dark = Palette(
+        page=dark_page,
+        card=dark_card,
+        text="#e8e6e3",
+        muted="#a9b1ba",
+        accent=dark_accent,
+        button=dark_button,
+        button_text=dark_label,
+        border="#343a41",
+        quote=dark_quote,
+    )
+    return light, dark
+
+
+# --- links, citations and text ---------------------------------------------------------------
+
+
+def unsubscribe_base_url(settings: Settings) -> str:
+    """The unsubscribe page: `[newsletter] unsubscribe_url`, else `<site_url>/unsubscribe`."""
+    n = settings.newsletter
+    return n.unsubscribe_url or n.site_url.rstrip("/") + "/unsubscribe"
+
+
+def canonical_url(series: Series, settings: Settings) -> str:
+    """Where "Read the whole post" goes: the post's own web URL, else the site."""
+    url = (series.post.url or "").strip()
+    if url and urlsplit(url).scheme.lower() in ("http", "https"):
+        return url
+    return settings.newsletter.site_url
+
+
+def add_utm(url: str, settings: Settings, campaign: str) -> str:
+    """Tag a web link for analytics; mailto:, the unsubscribe token and tagged links are left."""
+    n = settings.newsletter
+    parts = urlsplit(url)
+    if not n.utm or parts.scheme not in ("http", "https") or "utm_source=" in parts.query:
+        return url
+    tags = [
+        (key, value)
+        for key, value in (
+            ("utm_source", n.utm_source),
+            ("utm_medium", n.utm_medium),
+            ("utm_campaign", n.utm_campaign or campaign),
+        )
+        if value
+    ]
+    if not tags:
+        return url
+    query = parts.query + ("&" if parts.query else "") + urlencode(tags)
+    return parts._replace(path=parts.path or "/", query=query).geturl()
+
+
+def safe_href(href: str | None, base: str) -> str | None:
+    """A link target fit for an email: http(s) or mailto, relative ones made absolute.
+
+    javascript:, data: and the like are dropped (the text stays, without the link).
+    """
+    if not href:
+        return None
+    href = re.sub(r"[\x00-\x20\x7f]+", "", href)
+    if href.startswith("#"):
+        return None
+    scheme = urlsplit(href).scheme.lower()
+    if not scheme:
+        return urljoin(base, href) if base else None
+    return href if scheme in _SAFE_SCHEMES else None
+
+
+def _compact(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5": runs of three or more become a range."""
+    out: list[str] = []
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{numbers[i]}\u2013{numbers[j]}")
+            i = j + 1
+        else:
+            out.append(str(numbers[i]))
+            i += 1
+    return ", ".join(out)
+
+
+def renumber_citations(text: str, mapping: dict[str, int]) -> str:
+    """Rewrite "(3)" to the issue's own numbering; markers it does not know stay as they are."""
+
+    def sub(m: re.Match[str]) -> str:
+        markers = cited_markers(m.group(0))
+        if not markers or any(n not in mapping for n in markers):
+            return m.group(0)
+        numbers = sorted({mapping[n] for n in markers})
+        return m.group(0)[0] + _compact(numbers) + m.group(0)[-1]
+
+    return CITATION_RE.sub(sub, text)
+
+
+def _blocks_text_all(blocks: tuple[Block, ...]) -> str:
+    return "\n".join(b.text for b in blocks)
+
+
+def issue_references(series: Series, issue: Issue) -> tuple[Reference, ...]:
+    """The references this issue cites, in citation order: the section's, then any that only
+    its intro or conclusion cite."""
+    refs = list(issue.references)
+    known = {r.marker for r in refs}
+    by_marker = {r.marker: r for r in series.post.references}
+    for marker in cited_markers(_blocks_text_all(issue.intro + issue.conclusion)):
+        if marker in by_marker and marker not in known:
+            refs.append(by_marker[marker])
+            known.add(marker)
+    return tuple(refs)
+
+
+def _wrapper(width: int, first: str = "", rest: str = "") -> textwrap.TextWrapper:
+    return textwrap.TextWrapper(
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, first: str = "", rest: str = "") -> str:
+    """Wrap one paragraph at `width` columns; long URLs stay whole on their own line."""
+    return _wrapper(width, first, rest).fill(" ".join(text.split())) or first.rstrip()
+
+
+def spans_plain(spans: tuple[Span, ...]) -> str:
+    """Inline text for the plain-text part: links as "text (URL)"."""
+    out: list[str] = []
+    for s in spans:
+        if not s.href:
+            out.append(s.text)
+            continue
+        shown = s.href.removeprefix("mailto:")
+        core = s.text.strip()
+        if not core or core in (s.href, shown):
+            out.append(s.text.replace(core, shown) if core else shown)
+            continue
+        lead = s.text[: len(s.text) - len(s.text.lstrip())]
+        trail = s.text[len(s.text.rstrip()) :]
+        out.append(f"{lead}{core} ({shown}){trail}")
+    return "".join(out)
+
+
+def blocks_plain(blocks: tuple[Block, ...], width: int = TEXT_WIDTH) -> str:
+    """Paragraphs wrapped at `width`, quotes with "> ", lists with bullets or numbers."""
+    parts: list[str] = []
+    for b in blocks:
+        if b.kind == "code":
+            parts.append("\n".join("    " + line for line in b.code.rstrip("\n").splitlines()))
+        elif b.kind == "quote":
+            parts.append(wrap(spans_plain(b.spans), width, "> ", "> "))
+        elif b.kind == "h":
+            title = " ".join(spans_plain(b.spans).split())
+            parts.append(wrap(title, width) + "\n" + "-" * min(len(title), width))
+        elif b.kind in ("ul", "ol"):
+            lines = []
+            for n, item in enumerate(b.items, start=1):
+                bullet = f"{n}. " if b.kind == "ol" else "  * "
+                indent = " " * len(bullet)
+                lines.append(wrap(spans_plain(item), width, bullet, indent))
+            parts.append("\n".join(lines))
+        else:
+            text = spans_plain(b.spans)
+            if text.strip():
+                parts.append(wrap(text, width))
+    return "\n\n".join(p for p in parts if p.strip())
+
+
+def _tidy_text(text: str) -> str:
+    """Trailing spaces off (not the "-- " signature line), no double blank lines, final newline."""
+    lines = [line if line == "-- " else line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def _packaged_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    resource = importlib.resources.files("newsletter").joinpath("templates", name)
+    if not resource.is_file():
+        return None
+    return resource.read_text(encoding="utf-8"), str(resource), lambda: True
+
+
+def _underline(text: str, char: str = "=") -> str:
+    longest = max((len(line) for line in str(text).splitlines()), default=0)
+    return char * longest
+
+
+def template_dir_for(settings: Settings, template_dir: Path | None = None) -> Path | None:
+    """The writer's templates folder, or None when there is none (the built-in ones are used)."""
+    if template_dir is not None:
+        if not template_dir.is_dir():
+            raise TemplateError(f"{template_dir}: no such templates folder")
+        return template_dir
+    path = settings.path(settings.newsletter.templates)
+    if path.is_dir():
+        return path
+    if settings.newsletter.templates != "templates":
+        raise ConfigError(
+            f"{settings.source}: [newsletter] templates = {settings.newsletter.templates!r}: "
+            f"no such folder ({path})"
+        )
+    return None
+
+
+def environment(settings: Settings, template_dir: Path | None = None) -> jinja2.Environment:
+    """Jinja2 with StrictUndefined and autoescape; the writer's folder overrides by file name."""
+    loaders: list[jinja2.BaseLoader] = []
+    folder = template_dir_for(settings, template_dir)
+    if folder is not None:
+        loaders.append(jinja2.FileSystemLoader(str(folder)))
+    loaders.append(jinja2.FunctionLoader(_packaged_template))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = wrap
+    env.filters["underline"] = _underline
+    return env
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _template_error(e: BaseException, name: str) -> TemplateError:
+    """A template failure as one line naming the template file and line."""
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        where = f"{e.filename or e.name or name}:{e.lineno}"
+        return TemplateError(f"{where}: {_one_line(e.message or str(e))}")
+    if isinstance(e, jinja2.TemplateNotFound):
+        return TemplateError(f"{name}: template {e.name!r} not found")
+    where = name
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            where = f"{frame.filename}:{frame.lineno}"
+            break
+    return TemplateError(f"{where}: {_one_line(str(e) or type(e).__name__)}")
+
+
+def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as e:
+        raise _template_error(e, name) from e
+
+
+def _template_path(env: jinja2.Environment, name: str) -> str:
+    try:
+        return env.get_template(name).filename or name
+    except jinja2.TemplateError:  # pragma: no cover - rendering it already succeeded
+        return name
+
+
+# --- MJML and premailer --------------------------------------------------------------------
+
+
+def compile_mjml(source: str, where: str) -> str:
+    """MJML to HTML; a compile failure or an unknown <mj-…> tag names the template."""
+    try:
+        html = mjml.mjml2html(source, fonts={})
+    except ValueError as e:
+        raise TemplateError(
+            f"{where}: the MJML it produces does not compile ({_one_line(str(e))}); "
+            "look for an unclosed or misspelt <mj-…> tag"
+        ) from e
+    unknown = re.search(r"<(mj-[\w-]+)", html)
+    if unknown:
+        tag = unknown.group(1)
+        line = _line_of(where, f"<{tag}")
+        raise TemplateError(f"{where}{line}: unknown MJML tag <{tag}>")
+    return html
+
+
+def _line_of(path: str, needle: str) -> str:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    for n, line in enumerate(lines, start=1):
+        if needle in line:
+            return f":{n}"
+    return ""
+
+
+def _premailer() -> premailer.Premailer:
+    """premailer, configured so that it does not break MJML output (each point has a test)."""
+    return premailer.Premailer(
+        keep_style_tags=True,  # the @media rules (dark mode, phones) must stay in <style>
+        strip_important=False,  # dark-mode rules need !important to beat the inline styles
+        disable_basic_attributes=KEEP_ATTRIBUTES,
+        remove_classes=False,  # the @media rules select by class
+        cssutils_logging_level=logging.CRITICAL,  # one warning per vendor property otherwise
+        disable_validation=True,
+        allow_network=False,
+        allow_loading_external_files=False,
+        base_url=None,
+    )
+
+
+def inline_css(html: str, link: Callable[[str], str] = lambda url: url) -> str:
+    """Inline the CSS of `html` (MJML output), passing every <a href> through `link` first.
+
+    The document goes to premailer as a parsed tree and is serialized here, so MJML's lowercase
+    `<!doctype html>` survives (premailer's own string path matches the doctype by case).
+    """
+    parser = etree.HTMLParser(remove_comments=False, remove_blank_text=False)
+    root = etree.fromstring(html, parser)
+    if root is None:
+        raise TemplateError("the email is empty after compiling the MJML")
+    for a in root.iter("a"):
+        href = a.get("href")
+        if href:
+            a.set("href", link(href))
+    tree = _premailer().transform(root)
+    out: str = etree.tostring(tree, method="html", encoding="unicode", doctype="<!DOCTYPE html>")
+    return out
+
+
+def style_bytes(html: str) -> int:
+    """Total size of the <style> blocks outside conditional comments, in UTF-8 bytes."""
+    total = 0
+    for css in re.findall(r"<style\b[^>]*>(.*?)</style>", _without_comments(html), re.S | re.I):
+        total += len(css.encode("utf-8"))
+    return total
+
+
+def _without_comments(html: str) -> str:
+    return re.sub(r"<!--.*?-->", "", html, flags=re.S)
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+class _Renderer:
+    """Holds what every issue of a series shares: the environment, brand and palettes."""
+
+    def __init__(self, series: Series, settings: Settings, template_dir: Path | None) -> None:
+        self.series = series
+        self.settings = settings
+        self.env = environment(settings, template_dir)
+        self.light, self.dark = palettes(settings)
+        self.brand = _brand(settings)
+        self.campaign = settings.newsletter.utm_campaign or series.slug
+        self.base = canonical_url(series, settings)
+
+    def link(self, href: str | None) -> str | None:
+        url = safe_href(href, self.base)
+        return add_utm(url, self.settings, self.campaign) if url else None
+
+    def _spans(self, spans: tuple[Span, ...], mapping: dict[str, int]) -> tuple[Span, ...]:
+        return tuple(
+            replace(s, text=renumber_citations(s.text, mapping), href=self.link(s.href))
+            for s in spans
+        )
+
+    def _blocks(self, blocks: tuple[Block, ...], mapping: dict[str, int]) -> tuple[Block, ...]:
+        return tuple(
+            replace(
+                b,
+                spans=self._spans(b.spans, mapping),
+                items=tuple(self._spans(item, mapping) for item in b.items),
+            )
+            for b in blocks
+        )
+
+    def render(self, issue: Issue) -> Email:
+        refs = issue_references(self.series, issue)
+        mapping = {r.marker: n for n, r in enumerate(refs, start=1)}
+        shown_refs = tuple(
+            Reference(marker=str(n), text=r.text, href=self.link(r.href))
+            for n, r in enumerate(refs, start=1)
+        )
+        shown = replace(
+            issue,
+            blocks=self._blocks(issue.blocks, mapping),
+            intro=self._blocks(issue.intro, mapping),
+            conclusion=self._blocks(issue.conclusion, mapping),
+            references=shown_refs,
+        )
+        every = self.settings.schedule.every
+        context: dict[str, Any] = {
+            "newsletter": self.brand,
+            "light": self.light,
+            "dark": self.dark,
+            "series": {
+                "title": self.series.title,
+                "author": self.series.post.author,
+                "slug": self.series.slug,
+                "url": self.link(self.base) or self.base,
+                "total": len(self.series.issues),
+            },
+            "issue": shown,
+            "next_label": "Next week" if every == 1 else f"In {every} weeks",
+            "unsubscribe_url": UNSUBSCRIBE_TOKEN,
+            "subscriber_name": NAME_TOKEN,
+            "preview_padding": PREVIEW_PADDING,
+            "text": TextParts(
+                intro=blocks_plain(shown.intro),
+                body=blocks_plain(shown.blocks),
+                conclusion=blocks_plain(shown.conclusion),
+                references=tuple(
+                    wrap(
+                        r.text + (f" ({r.href})" if r.href else ""),
+                        TEXT_WIDTH,
+                        f"{r.marker}. ",
+                        " " * (len(r.marker) + 2),
+                    )
+                    for r in shown_refs
+                ),
+            ),
+        }
+        source = _render_template(self.env, HTML_TEMPLATE, context)
+        where = _template_path(self.env, HTML_TEMPLATE)
+        compiled = compile_mjml(source, where)
+        html = inline_css(compiled, lambda url: add_utm(url, self.settings, self.campaign))
+        _check_images(html, where)
+        text = _tidy_text(_render_template(self.env, TEXT_TEMPLATE, context))
+        email = Email(
+            subject=issue.subject,
+            preheader=issue.preheader,
+            html=html,
+            text=text,
+            mjml=source,
+        )
+        return replace(email, warnings=_check_size(email, where, issue))
+
+
+def _brand(settings: Settings) -> Brand:
+    n = settings.newsletter
+    font_stack = n.font_stack.strip()
+    if not _FONT_STACK_RE.match(font_stack):
+        raise ConfigError(
+            f"{settings.source}: [newsletter] font_stack may hold only font names, quotes and "
+            f"commas, got {font_stack!r}"
+        )
+    return Brand(
+        name=n.name,
+        site_url=n.site_url,
+        logo_url=n.logo_url,
+        logo_alt=n.logo_alt or n.name,
+        footer_text=n.footer_text.replace("{name}", n.name),
+        postal_address=n.postal_address,
+        language=n.language or "en",
+        direction=n.direction,
+        font_stack=font_stack,
+        start="right" if n.direction == "rtl" else "left",
+    )
+
+
+def _check_images(html: str, where: str) -> None:
+    for tag in re.findall(r"<img\b[^>]*>", html, re.I):
+        if not re.search(r"\salt=", tag, re.I):
+            src = re.search(r'\ssrc="([^"]*)"', tag)
+            raise TemplateError(
+                f"{where}: image {src.group(1) if src else ''!r} has no alt text; give "
+                '<mj-image> an alt="…" (alt="" for a decoration)'
+            )
+
+
+def _check_size(email: Email, where: str, issue: Issue) -> tuple[str, ...]:
+    """Fail past Gmail's clipping size, warn near it; measured with a long personal URL."""
+    html, _ = personalize(email, name="N" * 40, unsubscribe_url="https://x.example/" + "u" * 200)
+    size = len(html.encode("utf-8"))
+    label = f"issue {issue.number} ({issue.slug})"
+    if size > SIZE_LIMIT:
+        raise TemplateError(
+            f"{where}: {label} is {size / 1024:.0f} KB of HTML; Gmail clips emails over "
+            f"{SIZE_LIMIT // 1024} KB: shorten the section or the template"
+        )
+    styles = style_bytes(email.html)
+    if styles > STYLE_LIMIT:
+        raise TemplateError(
+            f"{where}: {label} has {styles / 1024:.1f} KB of <style>; Gmail drops style blocks "
+            f"over {STYLE_LIMIT // 1024} KB: trim the CSS"
+        )
+    if size > SIZE_WARN:
+        return (
+            f"{label}: the HTML is {size / 1024:.0f} KB, close to Gmail's "
+            f"{SIZE_LIMIT // 1024} KB clipping limit",
+        )
+    return ()
+
+
+def render_issue(
+    series: Series, issue: Issue, settings: Settings, template_dir: Path | None = None
+) -> Email:
+    """Render one issue; `template_dir` overrides `[newsletter] templates`."""
+    return _Renderer(series, settings, template_dir).render(issue)
+
+
+def render_series(
+    series: Series, settings: Settings, template_dir: Path | None = None
+) -> list[Email]:
+    """Render every issue of the series, in order, sharing one template environment."""
+    renderer = _Renderer(series, settings, template_dir)
+    return [renderer.render(issue) for issue in series.issues]
+
+
+def personalize(email: Email, *, name: str | None, unsubscribe_url: str) -> tuple[str, str]:
+    """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
+    url = unsubscribe_url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in _SAFE_SCHEMES):
+        raise TemplateError(
+            f"unsubscribe URL {url[:80]!r} must be an http(s), mailto: or relative URL "
+            "without spaces"
+        )
+    shown = " ".join((name or "").split()) or NAME_FALLBACK
+    html = email.html.replace(NAME_TOKEN, html_lib.escape(shown)).replace(
+        UNSUBSCRIBE_TOKEN, html_lib.escape(url)
+    )
+    text = email.text.replace(NAME_TOKEN, shown).replace(UNSUBSCRIBE_TOKEN, url)
+    return html, text

@@ -1,0 +1,720 @@
+"""The outbox: a SQLite file that is the single source of truth for what was sent to whom.
+
+Scheduled issues keep their rendered subject, preheader, HTML and text (rendered once, at
+schedule time). Each (issue, recipient) pair is one delivery row whose state only moves forward:
+
+    pending -> sending -> sent | failed-temporary (-> sending again) | failed-permanent
+    pending | failed-temporary -> suppressed   (the address unsubscribed before it went out)
+
+Every state change is its own committed transaction, and a delivery is marked `sending` before
+its bytes go to the SMTP server, so a crash can leave only the in-flight rows in doubt.
+WAL mode lets the workers (one connection each) and a `status` reader work side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from .config import Settings
+from .errors import DeliveryError
+from .subscribers import Subscriber, email_key
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED_TEMPORARY = "failed-temporary"
+FAILED_PERMANENT = "failed-permanent"
+SUPPRESSED = "suppressed"
+STATES = (PENDING, SENDING, SENT, FAILED_TEMPORARY, FAILED_PERMANENT, SUPPRESSED)
+
+ANSWER_MAX = 1000
+
+# Ordered migrations: (version, statements). Append new versions; never edit an applied one.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE series (
+            id          INTEGER PRIMARY KEY,
+            slug        TEXT NOT NULL UNIQUE,
+            title       TEXT NOT NULL,
+            source      TEXT NOT NULL,
+            timezone    TEXT NOT NULL,
+            local_time  TEXT NOT NULL,
+            every_weeks INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE TABLE issues (
+            id              INTEGER PRIMARY KEY,
+            series_id       INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+            number          INTEGER NOT NULL,
+            slug            TEXT NOT NULL,
+            title           TEXT NOT NULL,
+            send_at         TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            preheader       TEXT NOT NULL,
+            html            TEXT NOT NULL,
+            text            TEXT NOT NULL,
+            materialized_at TEXT,
+            recipients      INTEGER,
+            created_at      TEXT NOT NULL,
+            UNIQUE (series_id, number)
+        );
+        CREATE INDEX issues_due ON issues (materialized_at, send_at);
+        CREATE TABLE deliveries (
+            id         INTEGER PRIMARY KEY,
+            issue_id   INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+            email      TEXT NOT NULL,
+            email_key  TEXT NOT NULL,
+            name       TEXT,
+            fields     TEXT,
+            state      TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent',
+                           'failed-temporary', 'failed-permanent', 'suppressed')),
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            next_try   TEXT,
+            message_id TEXT,
+            code       INTEGER,
+            answer     TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at    TEXT,
+            UNIQUE (issue_id, email_key)
+        );
+        CREATE INDEX deliveries_state ON deliveries (state, next_try);
+        CREATE INDEX deliveries_key ON deliveries (email_key, state);
+        CREATE TABLE suppression (
+            email_key  TEXT PRIMARY KEY,
+            email      TEXT NOT NULL,
+            reason     TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def ts(moment: datetime) -> str:
+    """A UTC timestamp that sorts as text: 2025-03-10T13:00:00.000000Z."""
+    if moment.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def outbox_path(settings: Settings) -> Path:
+    return settings.path(settings.outbox.path)
+
+
+@dataclass(frozen=True)
+class PlannedIssue:
+    """One issue as `schedule` queues it: its send time and its rendered content."""
+
+    number: int
+    slug: str
+    title: str
+    send_at: datetime
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SeriesPlan:
+    slug: str
+    title: str
+    source: str
+    timezone: str
+    local_time: str
+    every_weeks: int
+    issues: tuple[PlannedIssue, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """What `schedule` did; `kept` are issues left alone because sending had already begun."""
+
+    series_slug: str
+    added: tuple[int, ...] = ()
+    replaced: tuple[int, ...] = ()
+    kept: tuple[int, ...] = ()
+    removed: tuple[int, ...] = ()
+    due_now: int = 0
+
+
+@dataclass(frozen=True)
+class StoredEmail:
+    """The rendered issue as stored at schedule time."""
+
+    issue_id: int
+    series_slug: str
+    number: int
+    slug: str
+    title: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    issue_id: int
+    email: str
+    name: str | None
+    fields: tuple[tuple[str, str], ...]
+    state: str
+    attempts: int
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class IssueStatus:
+    series_slug: str
+    series_title: str
+    timezone: str
+    number: int
+    title: str
+    subject: str
+    send_at: datetime
+    materialized: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return self.counts.get(state, 0)
+
+    def phase(self, now: datetime) -> str:
+        """scheduled | due | sending | done: where this issue stands at `now`."""
+        if not self.materialized:
+            return "due" if self.send_at <= now else "scheduled"
+        if self.count(PENDING) or self.count(SENDING) or self.count(FAILED_TEMPORARY):
+            return "sending"
+        return "done"
+
+
+class Outbox:
+    """One connection to the outbox file: open one per unit of work (a command, a worker)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Outbox:
+        """Connect (WAL, foreign keys, a patient busy timeout) and bring the schema up to date."""
+        if not create and not path.exists():
+            raise DeliveryError(f"{path}: no outbox yet; queue a series with 'newsletter schedule'")
+        if not path.parent.is_dir():
+            raise DeliveryError(
+                f"{path}: its folder does not exist; create it or change [outbox] path"
+            )
+        try:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except sqlite3.Error as e:
+            raise DeliveryError(f"{path}: cannot open the outbox ({e})") from None
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            outbox = cls(conn, path)
+            outbox._migrate()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise DeliveryError(
+                f"{path}: not a usable outbox database ({e}); move it away or change [outbox] path"
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        return outbox
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: take the write lock first, so two writers never deadlock."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise DeliveryError(f"{self.path}: the outbox is busy ({e}); try again") from None
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                self._conn.execute("ROLLBACK")
+                raise DeliveryError(f"{self.path}: could not save to the outbox ({e})") from None
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise DeliveryError(
+                f"{self.path}: outbox schema version {current} is newer than this program "
+                f"understands ({SCHEMA_VERSION}); upgrade newsletter"
+            )
+        for version, script in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as c:
+                if self.schema_version() >= version:  # another process got here first
+                    continue
+                for statement in script.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                # An audit stamp only; nothing depends on it, so SQLite's clock is fine here.
+                c.execute(
+                    "INSERT INTO schema_version VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                    (version,),
+                )
+
+    def schema_version(self) -> int:
+        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def meta(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value of `key`, storing `default()` first when there is none."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, default()))
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
+
+    def unsubscribe_secret(self) -> str:
+        """The generated HMAC secret, created once (used when NEWSLETTER_SECRET is unset)."""
+        return self.meta("unsubscribe_secret", lambda: secrets.token_hex(32))
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def schedule(self, plan: SeriesPlan, *, replace: bool, now: datetime) -> ScheduleResult:
+        """Queue a series; with `replace`, swap only the issues whose sending has not begun."""
+        stamp = ts(now)
+        added: list[int] = []
+        replaced: list[int] = []
+        kept: list[int] = []
+        removed: list[int] = []
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM series WHERE slug = ?", (plan.slug,)).fetchone()
+            if row is not None and not replace:
+                count, first = c.execute(
+                    "SELECT COUNT(*), MIN(send_at) FROM issues WHERE series_id = ?", (row[0],)
+                ).fetchone()
+                when = f", first {parse_ts(first):%Y-%m-%d %H:%M} UTC" if first else ""
+                raise DeliveryError(
+                    f"{self.path}: '{plan.slug}' is already scheduled ({count} issues{when}); "
+                    "add --replace to replace the issues not sent yet"
+                )
+            if row is None:
+                series_id = c.execute(
+                    "INSERT INTO series (slug, title, source, timezone, local_time, every_weeks,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        plan.slug,
+                        plan.title,
+                        plan.source,
+                        plan.timezone,
+                        plan.local_time,
+                        plan.every_weeks,
+                        stamp,
+                        stamp,
+                    ),
+                ).lastrowid
+            else:
+                series_id = row[0]
+                c.execute(
+                    "UPDATE series SET title = ?, source = ?, timezone = ?, local_time = ?,"
+                    " every_weeks = ?, updated_at = ? WHERE id = ?",
+                    (
+                        plan.title,
+                        plan.source,
+                        plan.timezone,
+                        plan.local_time,
+                        plan.every_weeks,
+                        stamp,
+                        series_id,
+                    ),
+                )
+            existing = {
+                number: (issue_id, started is not None)
+                for issue_id, number, started in c.execute(
+                    "SELECT id, number, materialized_at FROM issues WHERE series_id = ?",
+                    (series_id,),
+                )
+            }
+            for issue in plan.issues:
+                values = (
+                    issue.slug,
+                    issue.title,
+                    ts(issue.send_at),
+                    issue.subject,
+                    issue.preheader,
+                    issue.html,
+                    issue.text,
+                )
+                old = existing.pop(issue.number, None)
+                if old is None:
+                    c.execute(
+                        "INSERT INTO issues (series_id, number, slug, title, send_at, subject,"
+                        " preheader, html, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (series_id, issue.number, *values, stamp),
+                    )
+                    added.append(issue.number)
+                elif old[1]:
+                    kept.append(issue.number)
+                else:
+                    c.execute(
+                        "UPDATE issues SET slug = ?, title = ?, send_at = ?, subject = ?,"
+                        " preheader = ?, html = ?, text = ? WHERE id = ?",
+                        (*values, old[0]),
+                    )
+                    replaced.append(issue.number)
+            for number, (issue_id, started) in sorted(existing.items()):
+                if started:
+                    kept.append(number)
+                else:
+                    c.execute("DELETE FROM issues WHERE id = ?", (issue_id,))
+                    removed.append(number)
+            due = c.execute(
+                "SELECT COUNT(*) FROM issues WHERE series_id = ? AND materialized_at IS NULL"
+                " AND send_at <= ?",
+                (series_id, stamp),
+            ).fetchone()[0]
+        return ScheduleResult(
+            series_slug=plan.slug,
+            added=tuple(added),
+            replaced=tuple(replaced),
+            kept=tuple(sorted(kept)),
+            removed=tuple(removed),
+            due_now=int(due),
+        )
+
+    def status(self) -> list[IssueStatus]:
+        """Every scheduled issue, in send order, with its deliveries counted by state."""
+        rows = self._conn.execute(
+            "SELECT i.id, s.slug, s.title, s.timezone, i.number, i.title, i.subject, i.send_at,"
+            " i.materialized_at FROM issues i JOIN series s ON s.id = i.series_id"
+            " ORDER BY i.send_at, s.slug, i.number"
+        ).fetchall()
+        counts: dict[int, dict[str, int]] = {}
+        for issue_id, state, n in self._conn.execute(
+            "SELECT issue_id, state, COUNT(*) FROM deliveries GROUP BY issue_id, state"
+        ):
+            counts.setdefault(issue_id, {})[state] = n
+        return [
+            IssueStatus(
+                series_slug=row[1],
+                series_title=row[2],
+                timezone=row[3],
+                number=row[4],
+                title=row[5],
+                subject=row[6],
+                send_at=parse_ts(row[7]),
+                materialized=row[8] is not None,
+                counts=counts.get(row[0], {}),
+            )
+            for row in rows
+        ]
+
+    def due_issues(self, now: datetime) -> list[StoredEmail]:
+        """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
+        rows = self._conn.execute(
+            "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html,"
+            " i.text FROM issues i JOIN series s ON s.id = i.series_id"
+            " WHERE i.materialized_at IS NULL AND i.send_at <= ? ORDER BY i.send_at, i.id",
+            (ts(now),),
+        ).fetchall()
+        return [StoredEmail(*row) for row in rows]
+
+    def stored_email(self, issue_id: int) -> StoredEmail:
+        row = self._conn.execute(
+            "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html,"
+            " i.text FROM issues i JOIN series s ON s.id = i.series_id WHERE i.id = ?",
+            (issue_id,),
+        ).fetchone()
+        if row is None:
+            raise DeliveryError(f"{self.path}: issue {issue_id} is missing from the outbox")
+        return StoredEmail(*row)
+
+    # -- deliveries -----------------------------------------------------------------------------
+
+    def materialize(
+        self, issue_ids: Sequence[int], subscribers: Iterable[Subscriber], now: datetime
+    ) -> dict[int, int]:
+        """Create one pending delivery per (due issue, subscriber), skipping suppressed addresses.
+
+        One transaction: if reading the list fails half-way, nothing is created and the issues
+        stay due. Once done, an issue's recipients are fixed; later list changes do not add to it.
+        Returns each issue's number of recipients.
+        """
+        if not issue_ids:
+            return {}
+        stamp = ts(now)
+
+        def rows() -> Iterator[tuple[object, ...]]:
+            for sub in subscribers:
+                key = sub.key
+                fields = json.dumps(dict(sub.fields), ensure_ascii=False) if sub.fields else None
+                for issue_id in fresh:
+                    yield (issue_id, sub.email, key, sub.name, fields, stamp, stamp, key)
+
+        with self.transaction() as c:
+            placeholders = ", ".join("?" for _ in issue_ids)
+            fresh = [
+                row[0]
+                for row in c.execute(
+                    f"SELECT id FROM issues WHERE id IN ({placeholders})"
+                    " AND materialized_at IS NULL ORDER BY send_at, id",
+                    tuple(issue_ids),
+                )
+            ]
+            c.executemany(
+                "INSERT OR IGNORE INTO deliveries (issue_id, email, email_key, name, fields, state,"
+                " created_at, updated_at) SELECT ?, ?, ?, ?, ?, 'pending', ?, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM suppression WHERE email_key = ?)",
+                rows() if fresh else iter(()),
+            )
+            for issue_id in fresh:
+                c.execute(
+                    "UPDATE issues SET materialized_at = ?, recipients = (SELECT COUNT(*) FROM"
+                    " deliveries WHERE issue_id = ?) WHERE id = ? AND materialized_at IS NULL",
+                    (stamp, issue_id, issue_id),
+                )
+            recipients = {
+                issue_id: int(n or 0)
+                for issue_id, n in c.execute(
+                    f"SELECT id, recipients FROM issues WHERE id IN ({placeholders})",
+                    tuple(issue_ids),
+                )
+            }
+        return recipients
+
+    def recover_in_flight(self, now: datetime) -> int:
+        """After a crash, rows left in `sending` go back to pending (their Message-ID is kept).
+
+        Their message may or may not have reached the server: this is the only duplicate window.
+        """
+        with self.transaction() as c:
+            return c.execute(
+                "UPDATE deliveries SET state = 'pending', updated_at = ? WHERE state = 'sending'",
+                (ts(now),),
+            ).rowcount
+
+    def claim(self, now: datetime, message_id: str) -> Delivery | None:
+        """Take the next pending (or due retry) delivery and mark it `sending`, committed.
+
+        The Message-ID is stored here, before anything goes to the server; a retry keeps the one
+        it already has, so a receiver can recognise a repeat.
+        """
+        stamp = ts(now)
+        with self.transaction() as c:
+            while True:
+                row = c.execute(
+                    "SELECT id FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    row = c.execute(
+                        "SELECT id FROM deliveries WHERE state = 'failed-temporary'"
+                        " AND next_try <= ? ORDER BY next_try, id LIMIT 1",
+                        (stamp,),
+                    ).fetchone()
+                if row is None:
+                    return None
+                delivery_id = row[0]
+                suppressed = c.execute(
+                    "SELECT 1 FROM suppression WHERE email_key ="
+                    " (SELECT email_key FROM deliveries WHERE id = ?)",
+                    (delivery_id,),
+                ).fetchone()
+                if suppressed:
+                    c.execute(
+                        "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE id = ?",
+                        (stamp, delivery_id),
+                    )
+                    continue
+                c.execute(
+                    "UPDATE deliveries SET state = 'sending', message_id = COALESCE(message_id, ?),"
+                    " updated_at = ? WHERE id = ?",
+                    (message_id, stamp, delivery_id),
+                )
+                return self._delivery(c, delivery_id)
+
+    def _delivery(self, c: sqlite3.Connection, delivery_id: int) -> Delivery:
+        row = c.execute(
+            "SELECT id, issue_id, email, name, fields, state, attempts, message_id"
+            " FROM deliveries WHERE id = ?",
+            (delivery_id,),
+        ).fetchone()
+        fields = tuple(json.loads(row[4]).items()) if row[4] else ()
+        return Delivery(row[0], row[1], row[2], row[3], fields, row[5], row[6], row[7])
+
+    def record(
+        self,
+        delivery_id: int,
+        *,
+        status: str,
+        code: int | None,
+        detail: str,
+        now: datetime,
+        max_attempts: int,
+        retry_delay: Callable[[int], float],
+    ) -> str:
+        """Store the server's answer and return the new state.
+
+        `status` is the mailer's: sent | temporary | permanent. A temporary failure is retried
+        after `retry_delay(attempts)` seconds until `max_attempts` tries have been made.
+        """
+        stamp = ts(now)
+        answer = detail[:ANSWER_MAX]
+        with self.transaction() as c:
+            row = c.execute(
+                "SELECT attempts, state FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            if row is None or row[1] != SENDING:
+                raise DeliveryError(
+                    f"{self.path}: delivery {delivery_id} is not being sent; another runner may"
+                    " be using this outbox"
+                )
+            attempts = int(row[0]) + 1
+            next_try: str | None = None
+            if status == "sent":
+                state = SENT
+            elif status == "temporary" and attempts < max_attempts:
+                state = FAILED_TEMPORARY
+                next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
+            elif status == "temporary":
+                state = FAILED_PERMANENT
+                answer = f"gave up after {attempts} attempts: {answer}"[:ANSWER_MAX]
+            else:
+                state = FAILED_PERMANENT
+            c.execute(
+                "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, code = ?, answer = ?,"
+                " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+                " WHERE id = ?",
+                (state, attempts, next_try, code, answer, stamp, state, stamp, delivery_id),
+            )
+        return state
+
+    def release(self, delivery_id: int, now: datetime) -> None:
+        """Put a claimed delivery back to pending without counting an attempt (nothing was sent)."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE deliveries SET state = 'pending', updated_at = ? WHERE id = ?"
+                " AND state = 'sending'",
+                (ts(now), delivery_id),
+            )
+
+    def count_waiting(self, now: datetime) -> int:
+        """How many deliveries a pass at `now` would send."""
+        stamp = ts(now)
+        row = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending'))"
+            " + (SELECT COUNT(*) FROM deliveries WHERE state = 'failed-temporary'"
+            " AND next_try <= ?)",
+            (stamp,),
+        ).fetchone()
+        return int(row[0])
+
+    def waiting(self, now: datetime) -> Iterator[Delivery]:
+        """Deliveries a pass at `now` would send (pending or due retries), without claiming them."""
+        rows = self._conn.execute(
+            "SELECT id FROM deliveries d WHERE (state IN ('pending', 'sending') OR"
+            " (state = 'failed-temporary' AND next_try <= ?)) AND NOT EXISTS"
+            " (SELECT 1 FROM suppression s WHERE s.email_key = d.email_key) ORDER BY id",
+            (ts(now),),
+        )
+        for (delivery_id,) in rows.fetchall():
+            yield self._delivery(self._conn, delivery_id)
+
+    def deliveries(self, issue_id: int | None = None) -> list[dict[str, object]]:
+        """Rows as dicts, for status details and tests."""
+        query = "SELECT * FROM deliveries"
+        args: tuple[object, ...] = ()
+        if issue_id is not None:
+            query += " WHERE issue_id = ?"
+            args = (issue_id,)
+        cur = self._conn.execute(query + " ORDER BY id", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            state: n
+            for state, n in self._conn.execute(
+                "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
+            )
+        }
+
+    def next_send_at(self) -> datetime | None:
+        """When the next not-yet-due issue goes out, for the loop's 'next issue' line."""
+        row = self._conn.execute(
+            "SELECT MIN(send_at) FROM issues WHERE materialized_at IS NULL"
+        ).fetchone()
+        return parse_ts(row[0]) if row[0] else None
+
+    # -- suppression ----------------------------------------------------------------------------
+
+    def suppress(self, address: str, *, reason: str, now: datetime) -> tuple[bool, int]:
+        """Never send to `address` again; returns (newly added, queued deliveries cancelled)."""
+        key = email_key(address)
+        stamp = ts(now)
+        with self.transaction() as c:
+            added = c.execute(
+                "INSERT OR IGNORE INTO suppression VALUES (?, ?, ?, ?)",
+                (key, address.strip(), reason, stamp),
+            ).rowcount
+            cancelled = c.execute(
+                "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE email_key = ?"
+                " AND state IN ('pending', 'failed-temporary')",
+                (stamp, key),
+            ).rowcount
+        return bool(added), cancelled
+
+    def is_suppressed(self, address: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM suppression WHERE email_key = ?", (email_key(address),)
+        ).fetchone()
+        return row is not None

@@ -1,0 +1,547 @@
+"""Sending what is due: one pass (`run --once`, for cron or a systemd timer) or a loop.
+
+A pass, in order:
+
+1. deliveries left in `sending` by a crash go back to pending (the only duplicate window: the
+   message each connection had in flight when the process died may arrive twice);
+2. issues whose time has come get one pending delivery per subscriber (suppressed addresses
+   left out), in one transaction, so a missed week is caught up once;
+3. `settings.smtp.connections` workers, each with its own SMTP connection and its own outbox
+   connection, sharing one rate limiter, claim deliveries one at a time: mark `sending`
+   (committed, Message-ID stored), send, then record `sent` / `failed-*` right after the answer.
+
+The outbox is the truth; the `schedule` package only wakes the loop. Only one runner may use an
+outbox at a time (an advisory lock file next to it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import os
+import random
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import schedule
+
+from .config import Settings, smtp_password
+from .errors import ConfigError, DeliveryError, NewsletterError, SubscriberError
+from .mailer import RateLimiter, SendResult, SmtpConnection
+from .message import build_message
+from .model import TextWarning
+from .outbox import (
+    FAILED_PERMANENT,
+    FAILED_TEMPORARY,
+    SENT,
+    Delivery,
+    Outbox,
+    StoredEmail,
+    outbox_path,
+)
+from .render import Email
+from .subscribers import Subscriber, read_subscribers, subscribers_path
+from .unsubscribe import load_secret, unsubscribe_mailto, unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+WARNINGS_KEPT = 50
+BACKOFF_CAP = 6 * 3600.0
+
+
+class Sender(Protocol):
+    """What a worker needs from an SMTP connection (mailer.SmtpConnection is the real one)."""
+
+    def open(self) -> None: ...
+
+    def send(self, msg: EmailMessage, from_addr: str, to_addr: str) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+SenderFactory = Callable[[Settings], Sender]
+
+
+def smtp_sender(settings: Settings) -> Sender:
+    """The real transport, with the password from the environment variable settings name."""
+    return SmtpConnection(settings, password=smtp_password(settings))
+
+
+def backoff_seconds(attempt: int, base: float, rng: random.Random) -> float:
+    """Delay before retry `attempt` (1, 2, ...): base, 2*base, 4*base... plus up to 25% jitter.
+
+    The jitter spreads retries so a recovering server is not hit by every message at once.
+    """
+    delay = min(base * 2.0 ** max(attempt - 1, 0), BACKOFF_CAP)
+    return delay * (1 + 0.25 * rng.random())
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one pass did (or, for a dry run, would do)."""
+
+    recovered: int = 0
+    started: tuple[tuple[str, int, int], ...] = ()  # (series slug, issue number, recipients)
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    written: int = 0
+    stopped: bool = False
+    warnings: tuple[TextWarning, ...] = ()
+    warning_count: int = 0
+    out: Path | None = None
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+class _Warnings:
+    """Collect list warnings without keeping a million of them."""
+
+    def __init__(self) -> None:
+        self.kept: list[TextWarning] = []
+        self.count = 0
+
+    def __call__(self, warning: TextWarning) -> None:
+        self.count += 1
+        if len(self.kept) < WARNINGS_KEPT:
+            self.kept.append(warning)
+        log.warning("%s", warning)
+
+
+class RunnerLock:
+    """An advisory lock next to the outbox: two runners would resend each other's in-flight rows.
+
+    The kernel drops it when the process dies, even by SIGKILL, so it never goes stale.
+    """
+
+    def __init__(self, outbox_file: Path) -> None:
+        self.path = outbox_file.with_name(outbox_file.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunnerLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise DeliveryError(
+                f"{self.path}: cannot create the runner lock ({e.strerror})"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DeliveryError(
+                f"another 'newsletter run' is sending from {self.path.with_suffix('')}; "
+                "let it finish or stop it first"
+            ) from None
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def run_once(
+    settings: Settings,
+    now: datetime,
+    *,
+    clock: Clock | None = None,
+    sender_factory: SenderFactory = smtp_sender,
+    stop: threading.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
+) -> RunReport:
+    """One pass at time `now`: start the issues due by then and send every delivery waiting.
+
+    `clock` stamps the rows and Date headers during the pass (default: `now` throughout).
+    Retries whose time comes during the pass wait for the next one.
+    """
+    path = outbox_path(settings)
+    with RunnerLock(path):
+        return _pass(
+            settings,
+            now,
+            clock=clock or (lambda: now),
+            sender_factory=sender_factory,
+            stop=stop or threading.Event(),
+            environ=os.environ if environ is None else environ,
+            rng=rng or random.Random(),
+        )
+
+
+def run_loop(
+    settings: Settings,
+    *,
+    clock: Clock,
+    stop: threading.Event,
+    sender_factory: SenderFactory = smtp_sender,
+    on_report: Callable[[RunReport], None] | None = None,
+    on_error: Callable[[NewsletterError], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Pass now, then every `schedule.poll_seconds`, until `stop` is set (SIGTERM, Ctrl-C).
+
+    A wrong setting stops the loop (it would fail the same way every time); other errors, such
+    as an unreachable server, are reported and the next tick tries again.
+    """
+    path = outbox_path(settings)
+    rng = random.Random()
+    env = os.environ if environ is None else environ
+
+    def tick() -> None:
+        if stop.is_set():
+            return
+        try:
+            report = _pass(
+                settings,
+                clock(),
+                clock=clock,
+                sender_factory=sender_factory,
+                stop=stop,
+                environ=env,
+                rng=rng,
+            )
+        except ConfigError:
+            raise
+        except NewsletterError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            return
+        if on_report is not None:
+            on_report(report)
+
+    with RunnerLock(path):
+        scheduler = schedule.Scheduler()
+        scheduler.every(settings.schedule.poll_seconds).seconds.do(tick)
+        tick()
+        while not stop.is_set():
+            scheduler.run_pending()
+            idle = scheduler.idle_seconds
+            wait = settings.schedule.poll_seconds if idle is None else idle
+            stop.wait(min(max(wait, 0.05), settings.schedule.poll_seconds))
+
+
+def _message_id(settings: Settings) -> str:
+    domain = parseaddr(settings.newsletter.from_addr)[1].rpartition("@")[2] or "newsletter.local"
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+def _counted(subscribers: Iterator[Subscriber], source: Path) -> Iterator[Subscriber]:
+    """Pass the list through; an empty list fails inside the transaction, so nothing starts."""
+    n = 0
+    for sub in subscribers:
+        n += 1
+        yield sub
+    if n == 0:
+        raise SubscriberError(
+            f"{source}: no valid subscribers; nothing was sent and the issue stays due"
+        )
+
+
+def _start_due(
+    outbox: Outbox, settings: Settings, now: datetime, warnings: _Warnings
+) -> list[tuple[str, int, int]]:
+    due = outbox.due_issues(now)
+    if not due:
+        return []
+    source = subscribers_path(settings)
+    subs = read_subscribers(source, on_warning=warnings)
+    recipients = outbox.materialize([d.issue_id for d in due], _counted(subs, source), now)
+    started = []
+    for d in due:
+        started.append((d.series_slug, d.number, recipients.get(d.issue_id, 0)))
+        log.debug("started %s issue %d: %d recipients", d.series_slug, d.number, started[-1][2])
+    return started
+
+
+def _pass(
+    settings: Settings,
+    now: datetime,
+    *,
+    clock: Clock,
+    sender_factory: SenderFactory,
+    stop: threading.Event,
+    environ: Mapping[str, str],
+    rng: random.Random,
+) -> RunReport:
+    warnings = _Warnings()
+    with Outbox.open(outbox_path(settings)) as outbox:
+        recovered = outbox.recover_in_flight(now)
+        if recovered:
+            log.warning(
+                "%d message(s) were in flight when the last run stopped: resending", recovered
+            )
+        started = _start_due(outbox, settings, now, warnings)
+        secret = load_secret(outbox, environ)
+        waiting = 0 if stop.is_set() else outbox.count_waiting(now)
+    report = RunReport(
+        recovered=recovered,
+        started=tuple(started),
+        warnings=tuple(warnings.kept),
+        warning_count=warnings.count,
+    )
+    if waiting == 0:
+        return dataclasses.replace(report, stopped=stop.is_set())
+    senders: list[Sender] = []
+    try:
+        for _ in range(min(settings.smtp.connections, waiting)):
+            sender = sender_factory(settings)
+            sender.open()
+            senders.append(sender)
+        counts = _send_all(settings, now, senders, clock, stop, secret, rng)
+    finally:
+        for sender in senders:
+            sender.close()
+    return dataclasses.replace(
+        report,
+        sent=counts[SENT],
+        retrying=counts[FAILED_TEMPORARY],
+        failed=counts[FAILED_PERMANENT],
+        stopped=stop.is_set(),
+    )
+
+
+@dataclass
+class _Shared:
+    """State the workers share: counters and the first unexpected error."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {SENT: 0, FAILED_TEMPORARY: 0, FAILED_PERMANENT: 0}
+    )
+    error: BaseException | None = None
+
+
+def _send_all(
+    settings: Settings,
+    now: datetime,
+    senders: list[Sender],
+    clock: Clock,
+    stop: threading.Event,
+    secret: bytes,
+    rng: random.Random,
+) -> dict[str, int]:
+    shared = _Shared()
+    # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
+    # caller's event is never set from here, so one failed pass does not end the loop.
+    halt = threading.Event()
+    limiter = (
+        RateLimiter(settings.smtp.rate_limit, settings.smtp.rate_period)
+        if settings.smtp.rate_limit > 0
+        else None
+    )
+    rng_lock = threading.Lock()
+
+    def retry_delay(attempt: int) -> float:
+        with rng_lock:
+            return backoff_seconds(attempt, settings.smtp.retry_after, rng)
+
+    def worker(sender: Sender) -> None:
+        try:
+            _work(settings, now, sender, clock, (stop, halt), secret, limiter, retry_delay, shared)
+        except BaseException as e:  # handed to the main thread, which raises it
+            with shared.lock:
+                if shared.error is None:
+                    shared.error = e
+            halt.set()
+
+    threads = [
+        threading.Thread(target=worker, args=(s,), name=f"newsletter-send-{i}", daemon=True)
+        for i, s in enumerate(senders, start=1)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if shared.error is not None:
+        raise shared.error
+    return shared.counts
+
+
+def _work(
+    settings: Settings,
+    now: datetime,
+    sender: Sender,
+    clock: Clock,
+    stops: tuple[threading.Event, ...],
+    secret: bytes,
+    limiter: RateLimiter | None,
+    retry_delay: Callable[[int], float],
+    shared: _Shared,
+) -> None:
+    envelope_from = parseaddr(settings.newsletter.from_addr)[1]
+    mailto = unsubscribe_mailto(settings)
+    emails: dict[int, tuple[StoredEmail, Email]] = {}
+    with Outbox.open(outbox_path(settings)) as outbox:
+        while not any(s.is_set() for s in stops):
+            if limiter is not None:
+                limiter.wait()
+            delivery = outbox.claim(now, _message_id(settings))
+            if delivery is None:
+                return
+            if delivery.issue_id not in emails:
+                stored = outbox.stored_email(delivery.issue_id)
+                emails[delivery.issue_id] = (stored, _email(stored))
+            stored, email = emails[delivery.issue_id]
+            try:
+                msg = _build(settings, email, delivery, secret, mailto, clock())
+            except NewsletterError as e:
+                result = SendResult("permanent", None, f"cannot build the message: {e}")
+            else:
+                try:
+                    result = sender.send(msg, envelope_from, delivery.email)
+                except DeliveryError as e:
+                    # The connection is gone for good; the row is retried on a later pass.
+                    outbox.record(
+                        delivery.id,
+                        status="temporary",
+                        code=None,
+                        detail=str(e),
+                        now=clock(),
+                        max_attempts=settings.smtp.max_attempts,
+                        retry_delay=retry_delay,
+                    )
+                    raise
+            state = outbox.record(
+                delivery.id,
+                status=result.status,
+                code=result.code,
+                detail=result.detail,
+                now=clock(),
+                max_attempts=settings.smtp.max_attempts,
+                retry_delay=retry_delay,
+            )
+            _log_result(stored, delivery, state, result)
+            with shared.lock:
+                shared.counts[state] += 1
+
+
+def _email(stored: StoredEmail) -> Email:
+    return Email(
+        subject=stored.subject,
+        preheader=stored.preheader,
+        html=stored.html,
+        text=stored.text,
+        mjml="",
+    )
+
+
+def _build(
+    settings: Settings,
+    email: Email,
+    delivery: Delivery,
+    secret: bytes,
+    mailto: str,
+    date: datetime,
+) -> EmailMessage:
+    return build_message(
+        email,
+        settings,
+        to_addr=delivery.email,
+        to_name=delivery.name,
+        unsubscribe_url=unsubscribe_url(settings, delivery.email, secret),
+        unsubscribe_mailto=mailto,
+        message_id=delivery.message_id,
+        date=date,
+    )
+
+
+def _log_result(stored: StoredEmail, delivery: Delivery, state: str, result: SendResult) -> None:
+    where = f"{stored.series_slug} issue {stored.number} to {delivery.email}"
+    if state == SENT:
+        log.debug("sent %s", where)
+    elif state == FAILED_TEMPORARY:
+        log.info("will retry %s: %s %s", where, result.code or "", result.detail)
+    else:
+        log.warning("failed %s: %s %s", where, result.code or "", result.detail)
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+
+def dry_run(
+    settings: Settings,
+    now: datetime,
+    out: Path,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunReport:
+    """Write, as .eml files under `out`, every message a pass at `now` would send.
+
+    Nothing in the outbox changes (apart from creating the unsubscribe secret on first use), so
+    a real run afterwards still sends everything.
+    """
+    stamp = clock or (lambda: now)
+    warnings = _Warnings()
+    mailto = unsubscribe_mailto(settings)
+    written = 0
+    with Outbox.open(outbox_path(settings), create=False) as outbox:
+        secret = load_secret(outbox, os.environ if environ is None else environ)
+        emails: dict[int, tuple[StoredEmail, Email]] = {}
+        per_folder: dict[Path, int] = {}
+
+        def write(issue_id: int, delivery: Delivery) -> None:
+            nonlocal written
+            if issue_id not in emails:
+                stored = outbox.stored_email(issue_id)
+                emails[issue_id] = (stored, _email(stored))
+            stored, email = emails[issue_id]
+            msg = _build(settings, email, delivery, secret, mailto, stamp())
+            folder = out / stored.series_slug / f"{stored.number:02d}-{stored.slug}"
+            folder.mkdir(parents=True, exist_ok=True)
+            written += 1
+            per_folder[folder] = per_folder.get(folder, 0) + 1
+            name = re.sub(r"[^A-Za-z0-9@._-]+", "_", delivery.email)[:80]
+            (folder / f"{per_folder[folder]:06d}-{name}.eml").write_bytes(msg.as_bytes())
+
+        for delivery in outbox.waiting(now):
+            write(delivery.issue_id, delivery)
+        due = outbox.due_issues(now)
+        if due:
+            source = subscribers_path(settings)
+            for sub in _counted(read_subscribers(source, on_warning=warnings), source):
+                if outbox.is_suppressed(sub.email):
+                    continue
+                for issue in due:
+                    write(
+                        issue.issue_id,
+                        Delivery(
+                            id=0,
+                            issue_id=issue.issue_id,
+                            email=sub.email,
+                            name=sub.name,
+                            fields=sub.fields,
+                            state="pending",
+                            attempts=0,
+                            message_id=_message_id(settings),
+                        ),
+                    )
+    return RunReport(
+        started=tuple((d.series_slug, d.number, 0) for d in due),
+        written=written,
+        warnings=tuple(warnings.kept),
+        warning_count=warnings.count,
+        out=out,
+    )

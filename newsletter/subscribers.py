@@ -1,0 +1,212 @@
+"""The subscriber list: a CSV file read as a stream, validated, with duplicates yielded once.
+
+A list may hold a million rows, so nothing here keeps the whole list in memory: rows are read one
+at a time, and duplicates are found through a private on-disk SQLite table rather than a Python
+set of every address seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from .config import Settings
+from .errors import SubscriberError
+from .model import TextWarning
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+WarningSink = Callable[[TextWarning], None]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One valid, normalized address; `fields` keeps the extra CSV columns in file order."""
+
+    email: str
+    name: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        """Case-insensitive identity: Foo@Example.com and foo@example.com are one subscriber."""
+        return email_key(self.email)
+
+    @property
+    def extra(self) -> dict[str, str]:
+        return dict(self.fields)
+
+
+def email_key(address: str) -> str:
+    return address.strip().casefold()
+
+
+def normalize_email(address: str) -> str:
+    """The address as email-validator normalizes it (syntax only, no DNS); raises ValueError."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise ValueError(str(e)) from None
+
+
+def subscribers_path(settings: Settings) -> Path:
+    return settings.path(settings.subscribers.file)
+
+
+def clean_name(value: str) -> str | None:
+    """A display name with control characters (CR/LF above all) folded into single spaces."""
+    name = " ".join(_CONTROL.sub(" ", value).split())
+    return name or None
+
+
+def read_subscribers(
+    path: Path, *, on_warning: WarningSink | None = None, dedupe: bool = True
+) -> Iterator[Subscriber]:
+    """Open and check the header now (errors name the file), then stream the valid rows.
+
+    Invalid rows and duplicates go to `on_warning` with their line number and are skipped.
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise SubscriberError(
+            f"{path}: no such subscriber list; create it (columns: email, name) or set "
+            "[subscribers] file"
+        ) from None
+    except OSError as e:
+        raise SubscriberError(f"{path}: cannot read the subscriber list ({e.strerror})") from None
+    try:
+        lines = _lines(handle, path)
+        header_line = next(lines, "")
+        if not header_line.strip():
+            raise SubscriberError(
+                f"{path}: the subscriber list is empty; it needs an 'email' header line"
+            )
+        dialect = _dialect(header_line)
+        reader = csv.reader(lines, dialect)
+        header = next(csv.reader([header_line], dialect), [])
+        columns = [h.strip().lower() for h in header]
+        if "email" not in columns:
+            raise SubscriberError(
+                f"{path}:1: no 'email' column in the header line (found: "
+                f"{', '.join(repr(h) for h in header) or 'nothing'})"
+            )
+    except BaseException:
+        handle.close()
+        raise
+    return _rows(path, handle, reader, header, columns, on_warning, dedupe)
+
+
+def _lines(handle: BinaryIO, path: Path) -> Iterator[str]:
+    """Decode line by line, so a bad byte is reported on its own line (not a chunk's)."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise SubscriberError(
+                f"{path}:{number}: not UTF-8 text ({e.reason} at column {e.start + 1}); "
+                "save the list as UTF-8 CSV"
+            ) from None
+
+
+def _dialect(header_line: str) -> type[csv.Dialect]:
+    """Comma by default; semicolon or tab when the header uses them (spreadsheet exports do)."""
+
+    class Dialect(csv.excel):
+        pass
+
+    if "," not in header_line:
+        if ";" in header_line:
+            Dialect.delimiter = ";"
+        elif "\t" in header_line:
+            Dialect.delimiter = "\t"
+    return Dialect
+
+
+def _rows(
+    path: Path,
+    handle: BinaryIO,
+    reader: Reader,
+    header: list[str],
+    columns: list[str],
+    on_warning: WarningSink | None,
+    dedupe: bool,
+) -> Iterator[Subscriber]:
+    email_at = columns.index("email")
+    name_at = columns.index("name") if "name" in columns else None
+    extra_at = [
+        (i, header[i].strip()) for i, c in enumerate(columns) if c not in ("email", "name") and c
+    ]
+    seen = _Seen() if dedupe else None
+    source = str(path)
+
+    def warn(line: int, message: str) -> None:
+        if on_warning is not None:
+            on_warning(TextWarning(source, line, message))
+
+    line = 1  # the header
+    try:
+        while True:
+            start = line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise SubscriberError(f"{path}:{start}: broken CSV ({e})") from None
+            line = reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            raw = row[email_at].strip() if email_at < len(row) else ""
+            if not raw:
+                warn(start, "no email address; row skipped")
+                continue
+            try:
+                address = normalize_email(raw)
+            except ValueError as e:
+                warn(start, f"invalid email address {raw!r} ({e}); row skipped")
+                continue
+            if seen is not None:
+                first = seen.add(email_key(address), start)
+                if first is not None:
+                    warn(start, f"duplicate of line {first} ({address}); row skipped")
+                    continue
+            name = clean_name(row[name_at]) if name_at is not None and name_at < len(row) else None
+            fields = tuple((key, row[i]) for i, key in extra_at if i < len(row))
+            yield Subscriber(email=address, name=name, fields=fields, line=start)
+    finally:
+        handle.close()
+        if seen is not None:
+            seen.close()
+
+
+class _Seen:
+    """Addresses seen so far, in a private temporary SQLite file (not in memory)."""
+
+    def __init__(self) -> None:
+        # "" opens a private on-disk temporary database that SQLite deletes on close.
+        self._db = sqlite3.connect("")
+        self._db.execute("PRAGMA cache_size = -2048")
+        self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+
+    def add(self, key: str, line: int) -> int | None:
+        """Record `key`; returns the line it was first seen on when it is a duplicate."""
+        cur = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, line))
+        if cur.rowcount:
+            return None
+        row = self._db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,80 @@
+"""Personal unsubscribe links, signed so nobody can unsubscribe someone else by guessing.
+
+The token is HMAC-SHA256 over the address (case-folded) with a secret from the environment
+variable NEWSLETTER_SECRET, or, when that is unset, one generated once and kept in the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .config import Settings
+from .errors import ConfigError
+from .subscribers import email_key
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
+
+SECRET_ENV = "NEWSLETTER_SECRET"
+SECRET_MIN = 16
+_PURPOSE = b"newsletter-unsubscribe\x00"
+
+
+def load_secret(outbox: Outbox, environ: Mapping[str, str]) -> bytes:
+    """NEWSLETTER_SECRET when set (and long enough), else the outbox's generated secret."""
+    value = environ.get(SECRET_ENV, "")
+    if value:
+        if len(value) < SECRET_MIN:
+            raise ConfigError(
+                f"{SECRET_ENV} is too short to sign unsubscribe links; use at least "
+                f"{SECRET_MIN} random characters (or unset it to use a generated one)"
+            )
+        return value.encode("utf-8")
+    return outbox.unsubscribe_secret().encode("ascii")
+
+
+def make_token(email: str, secret: bytes) -> str:
+    mac = hmac.new(secret, _PURPOSE + email_key(email).encode("utf-8"), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+def verify(email: str, token: str, secret: bytes) -> bool:
+    """True only for the token made for this address with this secret (constant-time compare)."""
+    return hmac.compare_digest(make_token(email, secret), token.strip())
+
+
+def base_url(settings: Settings) -> str:
+    configured = settings.newsletter.unsubscribe_url.strip()
+    return configured or settings.newsletter.site_url.rstrip("/") + "/unsubscribe"
+
+
+def unsubscribe_url(settings: Settings, email: str, secret: bytes) -> str:
+    """The subscriber's own link: <base>?e=<address>&t=<token> (also the RFC 8058 POST target)."""
+    base = base_url(settings)
+    query = urlencode({"e": email, "t": make_token(email, secret)})
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+def address_from_url(url: str, secret: bytes) -> str | None:
+    """The address an unsubscribe link was made for, or None when its token is forged or missing."""
+    query = parse_qs(urlsplit(url.strip()).query)
+    emails, tokens = query.get("e", []), query.get("t", [])
+    if len(emails) != 1 or len(tokens) != 1:
+        return None
+    return emails[0] if verify(emails[0], tokens[0], secret) else None
+
+
+def unsubscribe_mailto(settings: Settings) -> str:
+    """mailto: for List-Unsubscribe: the configured address, else Reply-To, else From."""
+    n = settings.newsletter
+    configured = n.unsubscribe_mailto.strip()
+    if configured.lower().startswith("mailto:"):
+        return configured
+    address = configured or parseaddr(n.reply_to)[1] or parseaddr(n.from_addr)[1]
+    return f"mailto:{address}?subject=unsubscribe"

@@ -1,0 +1,337 @@
+"""The SQLite outbox: schema and WAL, scheduling and --replace, deliveries and their states."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newsletter.errors import DeliveryError, SubscriberError
+from newsletter.outbox import (
+    SCHEMA_VERSION,
+    Outbox,
+    PlannedIssue,
+    SeriesPlan,
+    parse_ts,
+    ts,
+)
+from newsletter.subscribers import Subscriber, read_subscribers
+
+T0 = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)
+WEEK = timedelta(weeks=1)
+
+
+def plan(slug: str = "massage", n: int = 3, start: datetime = T0, tag: str = "v1") -> SeriesPlan:
+    return SeriesPlan(
+        slug=slug,
+        title="Massage for the Mental Health of IT",
+        source="posts/massage.txt",
+        timezone="America/New_York",
+        local_time="09:00",
+        every_weeks=1,
+        issues=tuple(
+            PlannedIssue(
+                number=i,
+                slug=f"issue-{i}",
+                title=f"Issue {i}",
+                send_at=start + (i - 1) * WEEK,
+                subject=f"{tag} subject {i}",
+                preheader=f"preheader {i}",
+                html=f"<p>{tag} html {i}</p>",
+                text=f"{tag} text {i}",
+            )
+            for i in range(1, n + 1)
+        ),
+    )
+
+
+def subs(*emails: str) -> list[Subscriber]:
+    return [
+        Subscriber(email=e, name=e.split("@")[0].title(), line=i + 2) for i, e in enumerate(emails)
+    ]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "outbox.sqlite3"
+
+
+def test_schema_version_wal_and_tables(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        assert ob.schema_version() == SCHEMA_VERSION
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"schema_version", "meta", "series", "issues", "deliveries", "suppression"} <= tables
+        assert raw.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        raw.close()
+    # Opening again applies nothing twice.
+    with Outbox.open(db) as ob:
+        assert ob.schema_version() == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused(db: Path) -> None:
+    Outbox.open(db).close()
+    raw = sqlite3.connect(db)
+    raw.execute("INSERT INTO schema_version VALUES (999, 'later')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(DeliveryError, match="schema version 999 is newer"):
+        Outbox.open(db)
+
+
+def test_not_a_database_is_a_one_line_error(db: Path) -> None:
+    db.write_text("hello, I am not SQLite" * 100)
+    with pytest.raises(DeliveryError) as err:
+        Outbox.open(db)
+    assert "not a usable outbox database" in str(err.value)
+    assert str(db) in str(err.value)
+
+
+def test_missing_folder_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(DeliveryError, match=r"\[outbox\] path"):
+        Outbox.open(tmp_path / "nope" / "outbox.sqlite3")
+
+
+def test_timestamps_round_trip_and_sort() -> None:
+    a = datetime(2025, 3, 9, 6, 59, 59, 999999, tzinfo=UTC)
+    b = a + timedelta(microseconds=1)
+    assert ts(a) < ts(b)
+    assert parse_ts(ts(a)) == a
+    with pytest.raises(ValueError):
+        ts(datetime(2025, 1, 1))
+
+
+def test_schedule_twice_is_refused_without_replace(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        first = ob.schedule(plan(), replace=False, now=T0 - WEEK)
+        assert first.added == (1, 2, 3)
+        assert first.due_now == 0
+        with pytest.raises(DeliveryError, match=r"already scheduled.*--replace"):
+            ob.schedule(plan(tag="v2"), replace=False, now=T0 - WEEK)
+        assert [s.subject for s in ob.status()] == ["v1 subject 1", "v1 subject 2", "v1 subject 3"]
+
+
+def test_replace_never_touches_issues_already_started(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        ob.schedule(plan(n=3), replace=False, now=T0)
+        due = ob.due_issues(T0)
+        assert [d.number for d in due] == [1]
+        ob.materialize([due[0].issue_id], subs("a@example.com"), T0)
+        result = ob.schedule(plan(n=2, start=T0 + WEEK, tag="v2"), replace=True, now=T0)
+        assert result.kept == (1,)
+        assert result.replaced == (2,)
+        assert result.removed == (3,)
+        status = ob.status()
+        assert [(s.number, s.subject) for s in status] == [(1, "v1 subject 1"), (2, "v2 subject 2")]
+        assert status[0].send_at == T0  # the started issue kept its time too
+        assert status[1].send_at == T0 + 2 * WEEK
+        assert ob.stored_email(due[0].issue_id).html == "<p>v1 html 1</p>"
+
+
+def test_schedule_in_the_past_counts_what_is_due(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        result = ob.schedule(plan(n=5), replace=False, now=T0 + WEEK + timedelta(minutes=1))
+        assert result.due_now == 2
+        assert [d.number for d in ob.due_issues(T0 + WEEK)] == [1, 2]
+
+
+def test_materialize_is_once_and_skips_suppressed_and_duplicates(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        ob.schedule(plan(n=2), replace=False, now=T0)
+        ob.suppress("Gone@Example.com", reason="test", now=T0)
+        ids = [d.issue_id for d in ob.due_issues(T0 + WEEK)]
+        people = subs("a@example.com", "gone@example.com", "b@example.com", "A@EXAMPLE.COM")
+        assert ob.materialize(ids, people, T0 + WEEK) == {ids[0]: 2, ids[1]: 2}
+        assert ob.due_issues(T0 + 2 * WEEK) == []
+        assert ob.counts() == {"pending": 4}
+        rows = ob.deliveries(ids[0])
+        assert [r["email"] for r in rows] == ["a@example.com", "b@example.com"]
+        assert rows[0]["name"] == "A"
+        # A second call changes nothing: the issues are already started.
+        assert ob.materialize(ids, subs("c@example.com"), T0 + WEEK) == {ids[0]: 2, ids[1]: 2}
+        assert ob.counts() == {"pending": 4}
+
+
+def test_a_bad_list_half_way_leaves_no_half_state(db: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "subscribers.csv"
+    good = "".join(f"user{i}@example.com,U{i}\n" for i in range(50))
+    csv.write_bytes(b"email,name\n" + good.encode() + b"bad@example.com,J\xf6rg\n")
+    with Outbox.open(db) as ob:
+        ob.schedule(plan(n=1), replace=False, now=T0)
+        ids = [d.issue_id for d in ob.due_issues(T0)]
+        with pytest.raises(SubscriberError, match=r"subscribers.csv:52: not UTF-8"):
+            ob.materialize(ids, read_subscribers(csv), T0)
+        assert ob.counts() == {}
+        assert [d.number for d in ob.due_issues(T0)] == [1]  # still due, nothing half-made
+
+
+def _one_pending(ob: Outbox, *emails: str) -> list[int]:
+    ob.schedule(plan(n=1), replace=False, now=T0)
+    ids = [d.issue_id for d in ob.due_issues(T0)]
+    ob.materialize(ids, subs(*emails), T0)
+    return ids
+
+
+def test_claim_marks_sending_with_message_id_committed(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        _one_pending(ob, "a@example.com")
+        d = ob.claim(T0, "<m1@example.com>")
+        assert d is not None
+        assert (d.email, d.state, d.message_id) == ("a@example.com", "sending", "<m1@example.com>")
+        assert ob.claim(T0, "<m2@example.com>") is None
+    # Another connection (another process) sees it: the change was committed.
+    with Outbox.open(db) as other:
+        (row,) = other.deliveries()
+        assert row["state"] == "sending"
+        assert row["message_id"] == "<m1@example.com>"
+
+
+def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
+    delays: list[int] = []
+
+    def delay(attempt: int) -> float:
+        delays.append(attempt)
+        return 20.0 * 2 ** (attempt - 1)
+
+    with Outbox.open(db) as ob:
+        _one_pending(ob, "ok@example.com", "bad@example.com", "slow@example.com")
+        common = {"max_attempts": 3, "retry_delay": delay}
+        d1, d2, d3 = (ob.claim(T0, f"<{i}@x>") for i in range(3))
+        assert d1 and d2 and d3
+        assert ob.record(d1.id, status="sent", code=250, detail="OK", now=T0, **common) == "sent"
+        assert (
+            ob.record(
+                d2.id, status="permanent", code=550, detail="5.1.1 no such user", now=T0, **common
+            )
+            == "failed-permanent"
+        )
+        assert (
+            ob.record(d3.id, status="temporary", code=451, detail="try later", now=T0, **common)
+            == "failed-temporary"
+        )
+        rows = {r["email"]: r for r in ob.deliveries()}
+        assert rows["ok@example.com"]["sent_at"] == ts(T0)
+        assert (rows["bad@example.com"]["code"], rows["bad@example.com"]["answer"]) == (
+            550,
+            "5.1.1 no such user",
+        )
+        slow = rows["slow@example.com"]
+        assert (slow["attempts"], slow["next_try"]) == (1, ts(T0 + timedelta(seconds=20)))
+        # Not due before next_try; due after; the retry keeps its Message-ID.
+        assert ob.claim(T0 + timedelta(seconds=19), "<new@x>") is None
+        again = ob.claim(T0 + timedelta(seconds=20), "<new@x>")
+        assert again is not None and again.message_id == "<2@x>"
+        ob.record(again.id, status="temporary", code=451, detail="later", now=T0, **common)
+        third = ob.claim(T0 + timedelta(hours=1), "<new@x>")
+        assert third is not None
+        final = ob.record(third.id, status="temporary", code=451, detail="still", now=T0, **common)
+        assert final == "failed-permanent"
+        slow = {r["email"]: r for r in ob.deliveries()}["slow@example.com"]
+        assert slow["attempts"] == 3
+        assert slow["answer"] == "gave up after 3 attempts: still"
+        assert delays == [1, 2]
+
+
+def test_recovery_puts_in_flight_rows_back(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        _one_pending(ob, "a@example.com", "b@example.com")
+        d = ob.claim(T0, "<m@x>")
+        assert d is not None
+    # "Crash": the connection is gone, the row stays in `sending`.
+    with Outbox.open(db) as ob:
+        assert ob.recover_in_flight(T0) == 1
+        assert ob.counts() == {"pending": 2}
+        again = ob.claim(T0, "<other@x>")
+        assert again is not None and again.id == d.id and again.message_id == "<m@x>"
+
+
+def test_suppression_cancels_queued_and_blocks_claims(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        _one_pending(ob, "a@example.com", "b@example.com")
+        added, cancelled = ob.suppress("B@example.com", reason="test", now=T0)
+        assert (added, cancelled) == (True, 1)
+        assert ob.suppress("b@example.com", reason="test", now=T0) == (False, 0)
+        assert ob.is_suppressed("b@EXAMPLE.com")
+        claimed = []
+        while (d := ob.claim(T0, "<m@x>")) is not None:
+            claimed.append(d.email)
+        assert claimed == ["a@example.com"]
+        assert ob.counts() == {"sending": 1, "suppressed": 1}
+
+
+def test_claim_checks_suppression_even_if_the_row_slipped_through(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        _one_pending(ob, "a@example.com")
+    raw = sqlite3.connect(db)
+    raw.execute("INSERT INTO suppression VALUES ('a@example.com', 'a@example.com', 'x', 'now')")
+    raw.commit()
+    raw.close()
+    with Outbox.open(db) as ob:
+        assert ob.claim(T0, "<m@x>") is None
+        assert ob.counts() == {"suppressed": 1}
+
+
+def test_parallel_workers_never_claim_the_same_row(db: Path) -> None:
+    emails = [f"user{i}@example.com" for i in range(300)]
+    with Outbox.open(db) as ob:
+        _one_pending(ob, *emails)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with Outbox.open(db) as mine:
+            while (d := mine.claim(T0, "<m@x>")) is not None:
+                with lock:
+                    claimed.append(d.email)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(emails)
+
+
+def test_generated_secret_is_made_once_and_kept(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        first = ob.unsubscribe_secret()
+    with Outbox.open(db) as ob:
+        assert ob.unsubscribe_secret() == first
+    assert len(first) == 64
+
+
+def test_status_counts_and_phases(db: Path) -> None:
+    with Outbox.open(db) as ob:
+        ob.schedule(plan(n=3), replace=False, now=T0)
+        ids = [d.issue_id for d in ob.due_issues(T0)]
+        ob.materialize(ids, subs("a@example.com", "b@example.com"), T0)
+        d = ob.claim(T0, "<m@x>")
+        assert d is not None
+        ob.record(
+            d.id, status="sent", code=250, detail="ok", now=T0, max_attempts=3, retry_delay=float
+        )
+        first, second, third = ob.status()
+        assert first.counts == {"sent": 1, "pending": 1}
+        assert first.phase(T0) == "sending"
+        assert second.phase(T0) == "scheduled"
+        assert second.phase(T0 + WEEK) == "due"
+        assert third.materialized is False
+        e = ob.claim(T0, "<n@x>")
+        assert e is not None
+        ob.record(
+            e.id,
+            status="permanent",
+            code=550,
+            detail="no",
+            now=T0,
+            max_attempts=3,
+            retry_delay=float,
+        )
+        assert ob.status()[0].phase(T0) == "done"
+        assert ob.next_send_at() == T0 + WEEK

@@ -1,0 +1,197 @@
+"""The subscriber list: validation with line numbers, case-insensitive duplicates, streaming."""
+
+from __future__ import annotations
+
+import os
+import threading
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from newsletter.errors import SubscriberError
+from newsletter.model import TextWarning
+from newsletter.subscribers import read_subscribers
+
+
+def write(tmp_path: Path, text: str, name: str = "subscribers.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def read(path: Path) -> tuple[list[tuple[str, str | None, dict[str, str], int]], list[TextWarning]]:
+    warnings: list[TextWarning] = []
+    rows = [
+        (s.email, s.name, s.extra, s.line)
+        for s in read_subscribers(path, on_warning=warnings.append)
+    ]
+    return rows, warnings
+
+
+def test_valid_rows_names_and_extra_columns(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,city,plan\n"
+        "ada@example.com,Ada Lovelace,London,pro\n"
+        "grace@example.org,,Arlington,free\n",
+    )
+    rows, warnings = read(path)
+    assert rows == [
+        ("ada@example.com", "Ada Lovelace", {"city": "London", "plan": "pro"}, 2),
+        ("grace@example.org", None, {"city": "Arlington", "plan": "free"}, 3),
+    ]
+    assert warnings == []
+
+
+def test_invalid_rows_are_reported_with_line_numbers_and_skipped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Email,Name\n"
+        "ok@example.com,OK\n"
+        "not-an-address,Broken\n"
+        ",No address\n"
+        "\n"
+        "two@@example.com,Double at\n"
+        "last@example.com,Last\n",
+    )
+    rows, warnings = read(path)
+    assert [r[0] for r in rows] == ["ok@example.com", "last@example.com"]
+    assert [r[3] for r in rows] == [2, 7]
+    assert [(w.source, w.line) for w in warnings] == [
+        (str(path), 3),
+        (str(path), 4),
+        (str(path), 6),
+    ]
+    assert "not-an-address" in warnings[0].message
+    assert "no email address" in warnings[1].message
+    assert str(warnings[0]).startswith(f"{path}:3: warning: invalid email address")
+
+
+def test_duplicates_are_case_insensitive_and_yielded_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name\n"
+        "Reader@Example.com,First\n"
+        "other@example.com,Other\n"
+        "reader@EXAMPLE.COM,Second\n"
+        " READER@example.com ,Third\n",
+    )
+    rows, warnings = read(path)
+    assert [(r[0], r[1]) for r in rows] == [
+        ("Reader@example.com", "First"),
+        ("other@example.com", "Other"),
+    ]
+    assert [w.line for w in warnings] == [4, 5]
+    assert all("duplicate of line 2" in w.message for w in warnings)
+
+
+def test_multiline_quoted_field_keeps_line_numbers_right(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'email,name,note\na@example.com,A,"two\nlines"\nbad,B,x\nc@example.com,C,y\n',
+    )
+    rows, warnings = read(path)
+    assert [r[3] for r in rows] == [2, 5]
+    assert [w.line for w in warnings] == [4]
+    assert rows[0][2] == {"note": "two\nlines"}
+
+
+def test_name_with_line_breaks_is_folded(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name\nx@example.com,"Eve\r\nBcc: victim@example.com"\n')
+    rows, _ = read(path)
+    assert rows[0][1] == "Eve Bcc: victim@example.com"
+
+
+def test_semicolon_lists_and_bom_and_unicode(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes("\ufeffemail;name\njörg@bücher.de;Jörg\n".encode())
+    rows, warnings = read(path)
+    assert rows == [("jörg@bücher.de", "Jörg", {}, 2)]
+    assert warnings == []
+
+
+def test_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(SubscriberError, match=r"nope\.csv: no such subscriber list"):
+        read_subscribers(path)
+
+
+def test_no_email_column_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "address,name\na@example.com,A\n")
+    with pytest.raises(SubscriberError, match=r"subscribers.csv:1: no 'email' column"):
+        read_subscribers(path)
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SubscriberError, match="empty"):
+        read_subscribers(write(tmp_path, ""))
+
+
+def test_undecodable_bytes_are_an_error_with_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    rows = b"".join(b"user%d@example.com,A\n" % i for i in range(3000))
+    path.write_bytes(b"email,name\n" + rows + b"b@example.com,J\xf6rg\n")
+    stream = read_subscribers(path)
+    with pytest.raises(SubscriberError, match=r"latin1.csv:3002: not UTF-8"):
+        list(stream)
+
+
+def test_reading_is_a_stream(tmp_path: Path) -> None:
+    """Python's heap stays flat while streaming; holding the same rows in a list does not."""
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("email,name\n")
+        for i in range(2_000):
+            f.write(f"user{i}@example.com,User {i}\n")
+            if i % 10 == 0:
+                f.write(f"USER{i}@EXAMPLE.COM,Dup {i}\n")
+    duplicates: list[int] = []
+
+    def peak_of(fn: Callable[[], int]) -> tuple[int, int]:
+        tracemalloc.start()
+        try:
+            result = fn()
+            return result, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    def stream() -> int:
+        return sum(
+            1 for _ in read_subscribers(path, on_warning=lambda w: duplicates.append(w.line))
+        )
+
+    def whole_list() -> int:
+        return len(list(read_subscribers(path)))
+
+    n, stream_peak = peak_of(stream)
+    m, list_peak = peak_of(whole_list)
+    assert n == m == 2_000
+    assert len(duplicates) == 200
+    assert stream_peak < 300_000, stream_peak
+    assert list_peak > 4 * stream_peak, (stream_peak, list_peak)
+
+
+def test_rows_come_out_before_the_file_is_complete(tmp_path: Path) -> None:
+    """Read from a pipe: the first subscriber is yielded while the writer still holds the rest."""
+    fifo = tmp_path / "list.csv"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        for sub in read_subscribers(fifo):
+            got.append(sub.email)
+            done.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    with fifo.open("w", encoding="utf-8") as w:
+        w.write("email\nfirst@example.com\n")
+        w.flush()
+        assert done.wait(10), "the first row was not yielded until the file ended"
+        assert got == ["first@example.com"]
+        w.write("second@example.com\n")
+    t.join(10)
+    assert got == ["first@example.com", "second@example.com"]

@@ -8,13 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Settings, load_settings
 from .errors import NewsletterError
+
+if TYPE_CHECKING:
+    from .model import Series
+    from .preview import CalendarRow
+    from .runner import RunReport
 
 
 class ExitStatus(IntEnum):
@@ -111,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+def _load(args: argparse.Namespace, settings: Settings) -> Series:
     """Load and split the post named on the command line, printing text warnings on stderr."""
     from .post import load_post
     from .series import split_post
@@ -142,18 +149,503 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .build import write_build
 
     series = _load(args, settings)
-    folder = write_build(series, settings, Path(args.output))
+    folder, warnings = write_build(series, settings, Path(args.output))
+    _warn(series, warnings)
     print(f"wrote {len(series.issues)} issues to {folder}")
     return 0
 
 
-def cmd_not_yet(args: argparse.Namespace, settings: Settings) -> int:
-    raise NewsletterError(f"'newsletter {args.command}' is not built yet")
+def _warn(series: Series, warnings: Iterable[str]) -> None:
+    """Render warnings (each names its issue) on stderr, after the post they come from."""
+    for warning in warnings:
+        print(f"{series.post.source}: warning: {warning}", file=sys.stderr)
+
+
+def _now() -> datetime:
+    """The current time, or NEWSLETTER_NOW (ISO, with its offset) for tests and rehearsals."""
+    import os
+    from datetime import UTC, datetime
+
+    value = os.environ.get("NEWSLETTER_NOW", "").strip()
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise NewsletterError(
+            f"NEWSLETTER_NOW={value!r} is not an ISO time; use e.g. 2025-03-10T14:00:00+00:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise NewsletterError(f"NEWSLETTER_NOW={value!r} needs a UTC offset, e.g. +00:00")
+    return moment.astimezone(UTC)
+
+
+def _clock() -> Callable[[], datetime]:
+    import os
+    from datetime import UTC, datetime
+
+    if os.environ.get("NEWSLETTER_NOW", "").strip():
+        fixed = _now()
+        return lambda: fixed
+    return lambda: datetime.now(UTC)
+
+
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    from .outbox import Outbox, PlannedIssue, SeriesPlan, outbox_path
+    from .render import render_series
+    from .schedule_plan import format_local, parse_date, parse_time, parse_zone, plan_send_times
+
+    start = parse_date(args.start)
+    at = parse_time(args.at or settings.schedule.time, "--at" if args.at else "[schedule] time")
+    zone = parse_zone(
+        args.tz or settings.schedule.timezone, "--tz" if args.tz else "[schedule] timezone"
+    )
+    every = args.every if args.every is not None else settings.schedule.every
+    series = _load(args, settings)
+    emails = render_series(series, settings)
+    for email in emails:
+        _warn(series, email.warnings)
+    times = plan_send_times(start, at, zone, len(series.issues), every)
+    plan = SeriesPlan(
+        slug=series.slug,
+        title=series.title,
+        source=series.post.source,
+        timezone=zone.key,
+        local_time=at.strftime("%H:%M"),
+        every_weeks=every,
+        issues=tuple(
+            PlannedIssue(
+                number=issue.number,
+                slug=issue.slug,
+                title=issue.title,
+                send_at=when.utc,
+                subject=email.subject,
+                preheader=email.preheader,
+                html=email.html,
+                text=email.text,
+            )
+            for issue, email, when in zip(series.issues, emails, times, strict=True)
+        ),
+    )
+    path = outbox_path(settings)
+    with Outbox.open(path) as outbox:
+        result = outbox.schedule(plan, replace=args.replace, now=_now())
+    weeks = "every week" if every == 1 else f"every {every} weeks"
+    print(
+        f"queued '{series.title}' ({series.slug}): {len(times)} issues, {weeks} at "
+        f"{at:%H:%M} {zone.key}, in {path}"
+    )
+    kept = set(result.kept)
+    for issue, when in zip(series.issues, times, strict=True):
+        note = "  (sending had begun: kept as it was)" if issue.number in kept else ""
+        print(
+            f"  {issue.number:>2}. {format_local(when.utc, zone)}  ({when.utc:%Y-%m-%d %H:%M} UTC)"
+            f"  {issue.title}{note}"
+        )
+    if result.replaced or result.removed:
+        print(
+            f"replaced {len(result.replaced)} issue(s) not sent yet"
+            + (f", removed {len(result.removed)}" if result.removed else "")
+        )
+    if result.due_now:
+        print(f"{result.due_now} issue(s) already due: the next 'newsletter run' sends them")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from .outbox import Outbox, outbox_path
+    from .schedule_plan import format_local
+
+    path = outbox_path(settings)
+    if not path.exists():
+        if args.json:
+            print(json.dumps({"outbox": str(path), "issues": []}, indent=2))
+        else:
+            print(f"nothing scheduled yet (no outbox at {path})")
+        return 0
+    now = _now()
+    with Outbox.open(path, create=False) as outbox:
+        issues = outbox.status()
+    rows = []
+    for st in issues:
+        rows.append(
+            {
+                "series": st.series_slug,
+                "number": st.number,
+                "title": st.title,
+                "send_at": st.send_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "local": format_local(st.send_at, ZoneInfo(st.timezone)),
+                "timezone": st.timezone,
+                "state": st.phase(now),
+                "sent": st.count("sent"),
+                "pending": st.count("pending") + st.count("sending"),
+                "retrying": st.count("failed-temporary"),
+                "failed": st.count("failed-permanent"),
+                "suppressed": st.count("suppressed"),
+            }
+        )
+    if args.json:
+        print(json.dumps({"outbox": str(path), "issues": rows}, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"nothing scheduled in {path}")
+        return 0
+    print(
+        f"{'':>4} {'send time':<25} {'state':<9} {'sent':>6} {'pending':>7} {'retry':>6} "
+        f"{'failed':>6}  title"
+    )
+    series = None
+    for r in rows:
+        if r["series"] != series:
+            series = r["series"]
+            print(f"{series}:")
+        print(
+            f"{r['number']:>4} {r['local']:<25} {r['state']:<9} {r['sent']:>6} {r['pending']:>7} "
+            f"{r['retrying']:>6} {r['failed']:>6}  {r['title']}"
+        )
+    return 0
+
+
+def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from .ical import plan_calendar
+    from .outbox import Outbox, outbox_path
+    from .schedule_plan import format_local
+
+    path = outbox_path(settings)
+    issues = []
+    if path.exists():
+        with Outbox.open(path, create=False) as outbox:
+            issues = outbox.status()
+    if not issues:
+        print(f"nothing scheduled yet (outbox: {path})")
+    for st in issues:
+        local = format_local(st.send_at, ZoneInfo(st.timezone))
+        print(
+            f"{local}  ({st.send_at:%Y-%m-%d %H:%M} UTC)  {st.series_slug} #{st.number}: {st.title}"
+        )
+    if args.ics:
+        target = Path(args.ics)
+        data = plan_calendar(issues, now=_now(), site_url=settings.newsletter.site_url)
+        try:
+            target.write_bytes(data)
+        except OSError as e:
+            raise NewsletterError(f"{target}: cannot write the calendar ({e.strerror})") from None
+        print(f"wrote {len(issues)} event(s) to {target}")
+    return 0
+
+
+def _print_report(report: RunReport, *, quiet_when_idle: bool = False) -> None:
+    for series_slug, number, recipients in report.started:
+        print(f"started {series_slug} issue {number}: {recipients} recipient(s)")
+    if report.warning_count > len(report.warnings):
+        print(
+            f"newsletter: {report.warning_count - len(report.warnings)} more warning(s) about "
+            "the subscriber list not shown",
+            file=sys.stderr,
+        )
+    if report.recovered:
+        print(
+            f"resent {report.recovered} message(s) left in flight by an interrupted run "
+            "(these few may arrive twice)"
+        )
+    if report.attempted or not quiet_when_idle:
+        if report.attempted:
+            print(f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}")
+        elif not report.started:
+            print("nothing due")
+    if report.stopped:
+        print("stopped: the rest waits in the outbox for the next run")
+    sys.stdout.flush()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+    import signal
+    import threading
+
+    from .runner import dry_run, run_loop, run_once
+
+    clock = _clock()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("newsletter: %(message)s"))
+    runner_log = logging.getLogger("newsletter.runner")
+    runner_log.addHandler(handler)
+    level = runner_log.level
+    runner_log.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print("newsletter: stopping after the message(s) in flight", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if args.dry_run:
+            report = dry_run(settings, clock(), Path(args.out), clock=clock)
+            print(f"wrote {report.written} message(s) to {args.out} (dry run: nothing sent)")
+        elif args.once:
+            _print_report(run_once(settings, clock(), clock=clock, stop=stop))
+        else:
+            print(
+                f"running: checking the outbox every {settings.schedule.poll_seconds} s; "
+                "Ctrl-C or SIGTERM stops after the message(s) in flight",
+                flush=True,
+            )
+            run_loop(
+                settings,
+                clock=clock,
+                stop=stop,
+                on_report=lambda r: _print_report(r, quiet_when_idle=True),
+                on_error=lambda e: print(f"newsletter: error: {e}", file=sys.stderr, flush=True),
+            )
+            print("stopped")
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        runner_log.removeHandler(handler)
+        runner_log.setLevel(level)
+    return 0
+
+
+def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from .errors import SubscriberError
+    from .outbox import Outbox, outbox_path
+    from .subscribers import normalize_email
+    from .unsubscribe import address_from_url, load_secret
+
+    given = args.address.strip()
+    with Outbox.open(outbox_path(settings)) as outbox:
+        if "?" in given and "t=" in given:
+            address = address_from_url(given, load_secret(outbox, os.environ))
+            if address is None:
+                raise NewsletterError(
+                    "that unsubscribe link's token does not match its address (forged, cut "
+                    "short, or signed with another secret): nothing changed"
+                )
+            reason = "link"
+        else:
+            try:
+                address = normalize_email(given)
+            except ValueError as e:
+                raise SubscriberError(f"{given!r} is not an email address ({e})") from None
+            reason = "command"
+        added, cancelled = outbox.suppress(address, reason=reason, now=_now())
+    if added:
+        print(
+            f"unsubscribed {address}: never sent to again"
+            + (f" ({cancelled} queued message(s) cancelled)" if cancelled else "")
+        )
+    else:
+        print(f"{address} was already unsubscribed")
+    return 0
+
+
+def _preview_calendar(series: Series, settings: Settings) -> tuple[tuple[CalendarRow, ...], str]:
+    """The series' send plan from the outbox, or the plan `schedule` would make from today."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from .outbox import Outbox, outbox_path
+    from .preview import CalendarRow
+    from .schedule_plan import format_local, parse_time, parse_zone, plan_send_times
+
+    path = outbox_path(settings)
+    now = _now()
+    if path.exists():
+        with Outbox.open(path, create=False) as outbox:
+            queued = [st for st in outbox.status() if st.series_slug == series.slug]
+        if queued:
+            rows = tuple(
+                CalendarRow(
+                    st.number,
+                    st.title,
+                    format_local(st.send_at, ZoneInfo(st.timezone)),
+                    st.phase(now) + (f" ({st.count('sent')} sent)" if st.count("sent") else ""),
+                )
+                for st in queued
+            )
+            return rows, f"Queued in {path}."
+    zone = parse_zone(settings.schedule.timezone, "[schedule] timezone")
+    at = parse_time(settings.schedule.time, "[schedule] time")
+    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    today = now.astimezone(zone).date()
+    ahead = (weekdays.index(settings.schedule.weekday) - today.weekday()) % 7 or 7
+    start = today + timedelta(days=ahead)
+    plan = plan_send_times(start, at, zone, len(series.issues), settings.schedule.every)
+    rows = tuple(
+        CalendarRow(t.number, issue.title, format_local(t.local, zone), "not scheduled")
+        for t, issue in zip(plan, series.issues, strict=True)
+    )
+    note = (
+        f"Not scheduled yet. Starting next {settings.schedule.weekday.capitalize()} it would be: "
+        f"newsletter schedule {series.post.source} --start {start.isoformat()}"
+    )
+    return rows, note
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from .preview import PreviewServer, build_pages, preview_data
+
+    if not args.post:
+        raise NewsletterError("name the post to preview: newsletter preview posts/<post>")
+    post_path = Path(args.post)
+
+    def mtime() -> float:
+        try:
+            return os.stat(post_path).st_mtime
+        except OSError:
+            return 0.0
+
+    seen = [mtime()]
+
+    def build() -> dict[str, tuple[str, bytes]]:
+        series = _load(args, settings)
+        rows, note = _preview_calendar(series, settings)
+        return build_pages(preview_data(series, settings, rows, note))
+
+    def stale() -> bool:
+        current = mtime()
+        changed = current != seen[0]
+        seen[0] = current
+        return changed
+
+    try:
+        server = PreviewServer((args.host, args.port), build, stale)
+    except OSError as e:
+        raise NewsletterError(
+            f"cannot serve the preview on {args.host}:{args.port} ({e.strerror}); "
+            "try another --port"
+        ) from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"newsletter: warning: the preview is reachable from {args.host}", file=sys.stderr)
+    print(f"Previewing {post_path} at {server.url} (Ctrl-C to stop)", flush=True)
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped")
+    return 0
+
+
+def cmd_captions(args: argparse.Namespace, settings: Settings) -> int:
+    from .captions import PLATFORMS, caption_for, caption_length, limit_for
+
+    platforms = PLATFORMS
+    if args.platform is not None:
+        name = args.platform.strip().lower()
+        if name not in PLATFORMS:
+            raise NewsletterError(
+                f"unknown platform {args.platform!r}: choose one of {', '.join(PLATFORMS)}"
+            )
+        platforms = (name,)
+    series = _load(args, settings)
+    issues = series.issues
+    if args.issue is not None:
+        issues = tuple(i for i in series.issues if i.number == args.issue)
+        if not issues:
+            raise NewsletterError(
+                f"{series.post.source}: there is no issue {args.issue}: choose one of "
+                f"1-{len(series.issues)}"
+            )
+    table = [(i, {p: caption_for(series, i, p, settings) for p in platforms}) for i in issues]
+    if args.json:
+        data = {"issues": [{"number": i.number, "captions": c} for i, c in table]}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif len(table) == 1 and len(platforms) == 1:
+        print(table[0][1][platforms[0]])  # exactly the caption, for piping into a clipboard
+    else:
+        parts = []
+        for issue, captions in table:
+            parts.append(f"== Issue {issue.number} of {issue.total}: {issue.title} ==")
+            for p, text in captions.items():
+                used, limit = caption_length(p, text), limit_for(p, settings)
+                parts.append(f"-- {p}: {used} of {limit} --\n{text}")
+        print("\n\n".join(parts))
+    return 0
+
+
+def cmd_send_test(args: argparse.Namespace, settings: Settings) -> int:
+    """Send one issue to one address now, outside the outbox: to see it in a real inbox."""
+    import os
+    from email.utils import parseaddr
+
+    from .errors import DeliveryError
+    from .mailer import SmtpConnection
+    from .message import build_message
+    from .outbox import Outbox, outbox_path
+    from .render import render_issue
+    from .subscribers import normalize_email
+    from .unsubscribe import load_secret, unsubscribe_mailto, unsubscribe_url
+
+    name, given = parseaddr(args.to)
+    try:
+        to_addr = normalize_email(given or args.to)
+    except ValueError as e:
+        raise NewsletterError(f"--to {args.to!r} is not an email address ({e})") from None
+    from_addr = parseaddr(settings.newsletter.from_addr)[1]
+    if not from_addr:
+        raise NewsletterError(
+            f"{settings.source}: [newsletter] from = {settings.newsletter.from_addr!r} has no "
+            'address; use e.g. "Name <you@example.com>"'
+        )
+    connection = SmtpConnection(settings)  # bad SMTP settings fail before any rendering
+    series = _load(args, settings)
+    issue = next((i for i in series.issues if i.number == args.issue), None)
+    if issue is None:
+        raise NewsletterError(
+            f"{series.post.source}: there is no issue {args.issue}: choose one of "
+            f"1-{len(series.issues)}"
+        )
+    rendered = render_issue(series, issue, settings)
+    _warn(series, rendered.warnings)
+    with Outbox.open(outbox_path(settings)) as outbox:  # holds the generated secret, if any
+        secret = load_secret(outbox, os.environ)
+    msg = build_message(
+        rendered,
+        settings,
+        to_addr=to_addr,
+        to_name=name or None,
+        unsubscribe_url=unsubscribe_url(settings, to_addr, secret),
+        unsubscribe_mailto=unsubscribe_mailto(settings),
+        date=_now(),
+    )
+    s = settings.smtp
+    with connection:
+        result = connection.send(msg, from_addr, to_addr)
+    if not result.ok:
+        answer = f"{result.code} {result.detail}" if result.code else result.detail
+        raise DeliveryError(
+            f"{s.host}:{s.port} did not take issue {issue.number} for {to_addr} "
+            f"({result.status} failure): {answer}"
+        )
+    print(
+        f"sent issue {issue.number} of {issue.total} ({rendered.subject!r}) to {to_addr} via "
+        f"{s.host}:{s.port} ({s.security}): {result.code} {result.detail}"
+    )
+    return 0
 
 
 COMMANDS: dict[str, Handler] = {
     "split": cmd_split,
     "build": cmd_build,
+    "captions": cmd_captions,
+    "preview": cmd_preview,
+    "schedule": cmd_schedule,
+    "status": cmd_status,
+    "calendar": cmd_calendar,
+    "run": cmd_run,
+    "unsubscribe": cmd_unsubscribe,
+    "send-test": cmd_send_test,
 }
 
 
@@ -162,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = COMMANDS.get(args.command, cmd_not_yet)
+        handler = COMMANDS[args.command]
         return handler(args, settings)
     except NewsletterError as e:
         if args.debug:

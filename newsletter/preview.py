@@ -7,6 +7,7 @@ to 127.0.0.1 unless told otherwise: the preview shows unsent mail and is nobody 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,12 +70,29 @@ def _env() -> jinja2.Environment:
     )
 
 
+_DARK_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+def dark_variant(html: str) -> str:
+    """The email as a client in dark mode shows it: its dark-scheme CSS applied unconditionally.
+
+    Chromium does not hand an iframe's `color-scheme` down to `prefers-color-scheme`, so the
+    preview cannot ask the browser to pretend; it turns the email's own dark media query on.
+    """
+    html = _DARK_QUERY.sub("all", html)
+    return html.replace("color-scheme: light dark", "color-scheme: dark")
+
+
 def build_pages(data: PreviewData) -> dict[str, tuple[str, bytes]]:
     """Every URL of the preview mapped to (content type, body)."""
     page = _env().get_template("preview.html.j2").render(data=data)
     pages: dict[str, tuple[str, bytes]] = {"/": ("text/html; charset=utf-8", page.encode())}
     for issue in data.issues:
         pages[f"/issue/{issue.number}.html"] = ("text/html; charset=utf-8", issue.html.encode())
+        pages[f"/issue/{issue.number}-dark.html"] = (
+            "text/html; charset=utf-8",
+            dark_variant(issue.html).encode(),
+        )
         pages[f"/issue/{issue.number}.txt"] = ("text/plain; charset=utf-8", issue.text.encode())
     return pages
 

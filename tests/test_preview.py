@@ -74,15 +74,28 @@ def test_every_issue_at_desktop_and_phone_width_and_in_dark_mode(
             "f => f.contentDocument.documentElement.scrollWidth - f.clientWidth"
         )
         assert overflow <= 0
-        # The dark frame's email sees prefers-color-scheme: dark; the light one does not.
-        is_dark = page.locator("#issue-1 iframe.dark").evaluate(
-            "f => f.contentWindow.matchMedia('(prefers-color-scheme: dark)').matches"
-        )
-        is_light = page.locator("#issue-1 iframe.phone:not(.dark)").evaluate(
-            "f => f.contentWindow.matchMedia('(prefers-color-scheme: dark)').matches"
-        )
-        assert (is_dark, is_light) == (True, False)
-        assert dark.locator("h1").count() == 1
+
+        # The dark frame shows the email's dark scheme: light text on a dark page.
+        def colours(frame_selector: str) -> tuple[float, float]:
+            return page.locator(frame_selector).evaluate(
+                """f => {
+                    const lum = c => { const [r, g, b] = c.match(/\\d+/g).map(Number);
+                                       return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+                    const doc = f.contentDocument;
+                    const h1 = doc.querySelector('h1');
+                    let el = h1, bg = 'rgba(0, 0, 0, 0)';
+                    while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) {
+                        bg = getComputedStyle(el).backgroundColor; el = el.parentElement;
+                    }
+                    return [lum(getComputedStyle(h1).color), lum(bg)];
+                }"""
+            )
+
+        dark.locator("h1").wait_for()
+        dark_text, dark_bg = colours("#issue-1 iframe.dark")
+        light_text, light_bg = colours("#issue-1 iframe.phone:not(.dark)")
+        assert dark_text > 0.7 and dark_bg < 0.2
+        assert light_text < 0.3 and light_bg > 0.8
 
 
 def test_copy_button_puts_the_exact_caption_on_the_clipboard(

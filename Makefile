@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := posts/massage-for-the-mental-health-of-it.txt
 
-.PHONY: setup demo test lint golden screenshots bench clean
+.PHONY: setup browser demo test lint golden screenshots bench clean
 
 $(BIN)/newsletter: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,7 +23,17 @@ lint: setup
 	$(BIN)/ruff format --check newsletter tests bench
 	$(BIN)/mypy
 
-test: lint
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	else echo "note: no chromium here; the browser tests will be skipped" \
+	  "(sudo apt-get install chromium chromium-driver)"; fi
+
+test: lint browser
 	$(BIN)/pytest
 
 golden: setup

@@ -8,6 +8,7 @@ error. The one-click unsubscribe headers follow RFC 2369 and RFC 8058.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from email import errors
 from email import policy as email_policy
@@ -109,6 +110,7 @@ def build_message(
     unsubscribe_mailto: str | None,
     message_id: str | None = None,
     date: datetime | None = None,
+    fields: Iterable[tuple[str, str]] = (),
 ) -> EmailMessage:
     """multipart/alternative (text, then HTML) for one recipient, with one-click unsubscribe.
 
@@ -132,7 +134,7 @@ def build_message(
     elif date.tzinfo is None or date.utcoffset() is None:
         raise TemplateError("the message date needs a time zone (an aware datetime)")
 
-    html, text = personalize(email, name=to_name, unsubscribe_url=unsubscribe_url)
+    html, text = personalize(email, name=to_name, unsubscribe_url=unsubscribe_url, fields=fields)
     links = [f"<{u}>" for u in (mailto, unsubscribe_url.strip()) if u]
     if any(c in u for u in links for c in " ,") or any(u.count(">") > 1 for u in links):
         raise TemplateError("unsubscribe links may not contain spaces, commas or '>'")

@@ -33,6 +33,7 @@ from .series import CITATION_RE, cited_markers
 UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
 NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
+FIELD_TOKEN = re.compile(r"__NEWSLETTER_FIELD_([a-z0-9]+(?:_[a-z0-9]+)*)__(?:([0-9a-f]+)__)?")
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
@@ -603,6 +604,7 @@ class _Renderer:
             "next_label": "Next week" if every == 1 else f"In {every} weeks",
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
             "subscriber_name": NAME_TOKEN,
+            "subscriber": SubscriberFields(),
             "preview_padding": PREVIEW_PADDING,
             "text": TextParts(
                 intro=blocks_plain(shown.intro),
@@ -706,7 +708,46 @@ def render_series(
     return [renderer.render(issue) for issue in series.issues]
 
 
-def personalize(email: Email, *, name: str | None, unsubscribe_url: str) -> tuple[str, str]:
+def field_key(column: str) -> str:
+    """A CSV column as templates name it: "First Name" and "first-name" are `first_name`."""
+    return "_".join(re.findall(r"[a-z0-9]+", column.lower()))
+
+
+class SubscriberFields:
+    """`subscriber.city` or `subscriber.get("city", "your town")` in a template.
+
+    The email is rendered once per issue, so a field renders as a token that `personalize`
+    replaces for each recipient with that subscriber's CSV column (empty, or the default,
+    when the column is missing or blank).
+    """
+
+    @property
+    def name(self) -> str:
+        return NAME_TOKEN
+
+    def get(self, column: str, default: str = "") -> str:
+        key = field_key(column)
+        if not key:
+            raise TemplateError(f"subscriber field {column!r} has no letters or digits")
+        suffix = f"{default.encode('utf-8').hex()}__" if default else ""
+        return f"__NEWSLETTER_FIELD_{key}__{suffix}"
+
+    def __getattr__(self, column: str) -> str:
+        if column.startswith("_"):
+            raise AttributeError(column)
+        return self.get(column)
+
+    def __getitem__(self, column: str) -> str:
+        return self.get(column)
+
+
+def personalize(
+    email: Email,
+    *,
+    name: str | None,
+    unsubscribe_url: str,
+    fields: Iterable[tuple[str, str]] = (),
+) -> tuple[str, str]:
     """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
     url = unsubscribe_url.strip()
     scheme = urlsplit(url).scheme.lower()
@@ -720,4 +761,13 @@ def personalize(email: Email, *, name: str | None, unsubscribe_url: str) -> tupl
         UNSUBSCRIBE_TOKEN, html_lib.escape(url)
     )
     text = email.text.replace(NAME_TOKEN, shown).replace(UNSUBSCRIBE_TOKEN, url)
+    if "__NEWSLETTER_FIELD_" in html or "__NEWSLETTER_FIELD_" in text:
+        values = {field_key(k): " ".join(v.split()) for k, v in fields}
+
+        def value(match: re.Match[str]) -> str:
+            given = values.get(match[1], "")
+            return given or (bytes.fromhex(match[2]).decode("utf-8") if match[2] else "")
+
+        html = FIELD_TOKEN.sub(lambda m: html_lib.escape(value(m)), html)
+        text = FIELD_TOKEN.sub(value, text)
     return html, text

@@ -464,6 +464,7 @@ def _build(
         unsubscribe_mailto=mailto,
         message_id=delivery.message_id,
         date=date,
+        fields=delivery.fields,
     )
 
 

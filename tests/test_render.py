@@ -675,6 +675,37 @@ def test_personalize_swaps_tokens_and_escapes_for_html() -> None:
             personalize(email, name=None, unsubscribe_url=bad)
 
 
+def test_extra_csv_columns_fill_the_template_per_recipient(tmp_path: Path, sample: Series) -> None:
+    """Rendered once with tokens; each recipient's columns (escaped in the HTML) go in later."""
+    folder = broken(
+        tmp_path,
+        "email.mjml.j2",
+        mjml_with(
+            "<mj-section><mj-column><mj-text>See you in {{ subscriber.city }}, "
+            '{{ subscriber.get("Favourite Tea", "tea lover") }}!</mj-text></mj-column>'
+            "</mj-section>"
+        ),
+    )
+    (folder / "email.txt.j2").write_text(
+        '{{ subscriber["city"] }}|{{ subscriber.get("favourite-tea", "tea lover") }}|'
+        "{{ subscriber.name }}\n",
+        encoding="utf-8",
+    )
+    email = render_issue(sample, sample.issues[0], settings(), template_dir=folder)
+    html, text = personalize(
+        email,
+        name="Ann",
+        unsubscribe_url="https://e.example/u",
+        fields=[("City", "Cork <&> Kerry"), ("favourite tea", "Earl\r\nGrey")],
+    )
+    assert "See you in Cork &lt;&amp;&gt; Kerry, Earl Grey!" in html
+    assert text == "Cork <&> Kerry|Earl Grey|Ann\n"
+    html, text = personalize(email, name=None, unsubscribe_url="https://e.example/u")
+    assert "See you in , tea lover!" in html
+    assert text == "|tea lover|there\n"
+    assert "__NEWSLETTER_FIELD_" not in html + text
+
+
 def test_render_series_renders_each_issue_in_order(sample: Series) -> None:
     emails = render_series(sample, settings())
     assert [e.subject for e in emails] == [i.subject for i in sample.issues]

@@ -272,11 +272,13 @@ def test_messages_are_built_from_the_stored_rendering(
 # -- crashes and signals ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("connections", [1, 4])
 def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
-    tmp_path: Path, smtp_server_factory: Callable[..., SmtpTestServer]
+    tmp_path: Path, smtp_server_factory: Callable[..., SmtpTestServer], connections: int
 ) -> None:
+    """At most one message per connection is in doubt after a kill, and it is sent again."""
     server = smtp_server_factory(reply_delay=0.004)
-    ws = Workspace(tmp_path, server, connections=4)
+    ws = Workspace(tmp_path, server, connections=connections)
     emails = ws.subscribers(500)
     ws.schedule()
     proc = ws.spawn("run", "--once", now=iso(ISSUE_1))
@@ -293,7 +295,7 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
     assert before < 500, "the sender finished before it was killed"
     counts = ws.counts()
     in_flight = counts.get("sending", 0)
-    assert in_flight <= 4
+    assert in_flight <= connections
     assert counts.get("sent", 0) + in_flight >= before
 
     code, out, err = ws.cli("run", "--once", now=iso(ISSUE_1))
@@ -305,7 +307,7 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
     assert set(got) == set(emails)
     twice = {e: n for e, n in got.items() if n > 1}
     assert all(n == 2 for n in twice.values())
-    assert len(twice) <= in_flight <= 4  # only the messages in flight at the kill
+    assert len(twice) <= in_flight <= connections  # only the messages in flight at the kill
     print(f"{len(twice)} arrived twice", file=sys.stderr)
     # A repeat carries the same Message-ID, so a receiving system can drop it.
     for e in twice:
@@ -535,6 +537,33 @@ def test_invalid_rows_are_warned_with_line_numbers_and_the_rest_sent(
     assert "subscribers.csv:5: warning: invalid email address 'broken-address'" in err
     assert "subscribers.csv:6: warning: duplicate of line 2" in err
     assert Counter(m.rcpt_tos[0] for m in smtp_server.messages) == Counter(emails)
+
+
+def test_extra_columns_of_the_list_reach_each_recipients_message(
+    tmp_path: Path, smtp_server: SmtpTestServer
+) -> None:
+    ws = Workspace(tmp_path, smtp_server)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "email.txt.j2").write_text(
+        "Hello {{ subscriber.name }} in {{ subscriber.get('city', 'your town') }}\n"
+        "{{ unsubscribe_url }}\n",
+        encoding="utf-8",
+    )
+    ws.csv.write_text(
+        "email,name,City\nann@example.com,Ann,Cork\nbo@example.com,,\n", encoding="utf-8"
+    )
+    ws.schedule()
+    code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
+    assert code == 0, err
+    texts = {}
+    for m in smtp_server.messages:
+        part = m.parsed().get_body(("plain",))
+        assert part is not None
+        texts[m.rcpt_tos[0]] = part.get_content().splitlines()[0]
+    assert texts == {
+        "ann@example.com": "Hello Ann in Cork",
+        "bo@example.com": "Hello there in your town",
+    }
 
 
 # -- suppression, dry run, secrets ----------------------------------------------------------------

@@ -83,6 +83,7 @@ def check_clean(data: bytes) -> EmailMessage:
     assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version"):
         assert len(msg.get_all(name, [])) == 1, name
+    assert data.count(b"MIME-Version:") == 1  # on top, not again in a part
     date = msg["Date"]
     assert not str(date).endswith("-0000")
     assert parsedate_to_datetime(str(date)).utcoffset() is not None

@@ -6,7 +6,10 @@ every reply (a simulated round trip), then sends the same N messages three ways,
 - `smtplib`, a new connection per message (connect, EHLO, MAIL, RCPT, DATA, QUIT), as a plain
   mail-merge loop does;
 - our `SmtpConnection`, one persistent connection;
-- our `SmtpConnection` x `--connections` worker threads sharing a `RateLimiter`.
+- our `SmtpConnection` x `--connections` worker threads sharing a `RateLimiter`;
+- the whole `newsletter run --once` pass on a list of the same N addresses: the outbox in a
+  SQLite file, a personal message built for each reader from the issue rendered once, every
+  state change committed, `--connections` connections.
 
 Prints messages per second for each and the ratios; checks the server got every message once.
 Loopback only; each run stops at `--max-seconds` (its rate is then over what it sent).
@@ -17,21 +20,28 @@ Loopback only; each run stops at `--max-seconds` (its rate is then over what it 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
+import os
 import queue
 import smtplib
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.smtpd, the same server the tests use
 
-from newsletter.config import Settings  # noqa: E402
+from newsletter.cli import main as newsletter_main  # noqa: E402
+from newsletter.config import Settings, load_settings  # noqa: E402
 from newsletter.mailer import RateLimiter, SmtpConnection, flatten  # noqa: E402
+from newsletter.runner import run_once  # noqa: E402
 from tests.smtpd import SmtpTestServer, settings_for, start_server  # noqa: E402
 
 SAMPLE = ROOT / "posts" / "massage-for-the-mental-health-of-it.txt"
@@ -149,6 +159,41 @@ def run_ours(
     return timed(label, server, len(to), body)
 
 
+def run_newsletter(server: SmtpTestServer, to: list[str], workers: int, budget: float) -> Run:
+    """`schedule` the sample post into a fresh outbox, then time one `run --once` pass."""
+    start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = root / "newsletter.toml"
+        config.write_text(
+            f'[newsletter]\nfrom = "Body & Mind Notes <{FROM}>"\n'
+            f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n'
+            f"connections = {workers}\ntimeout = 10\n"
+            '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n',
+            encoding="utf-8",
+        )
+        (root / "list.csv").write_text("email\n" + "\n".join(to) + "\n", encoding="utf-8")
+        argv = ["--config", str(config), "schedule", str(SAMPLE), "--start", "2025-03-03"]
+        os.environ["NEWSLETTER_NOW"] = "2025-03-01T00:00:00+00:00"
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            if newsletter_main([*argv, "--at", "09:00", "--tz", "UTC"]) != 0:
+                raise SystemExit("newsletter schedule failed")
+        del os.environ["NEWSLETTER_NOW"]
+        settings = load_settings(config)
+        stop = threading.Event()
+        timer = threading.Timer(budget, stop.set)
+        timer.start()
+        try:
+            return timed(
+                f"newsletter run --once, {workers} conn.",
+                server,
+                len(to),
+                lambda _: run_once(settings, start, stop=stop).sent,
+            )
+        finally:
+            timer.cancel()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--messages", type=int, default=200, help="messages per run")
@@ -175,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             run_smtplib(server, data, to, args.max_seconds),
             run_ours(settings, server, msg, to, 1, args.max_seconds),
             run_ours(settings, server, msg, to, workers, args.max_seconds),
+            run_newsletter(server, to, workers, args.max_seconds),
         ]
     base = runs[0].rate
     for r in runs:

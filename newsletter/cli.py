@@ -19,6 +19,8 @@ from .config import Settings, load_settings
 from .errors import NewsletterError
 
 if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
     from .model import Series
     from .preview import CalendarRow
     from .runner import RunReport
@@ -80,13 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="preview the series in the browser")
     p.description = "Serve a local preview of every issue, its text and captions."
     _add_post(p, optional=True)
-    p.add_argument("--port", type=int, default=8025, help="port on 127.0.0.1 (default 8025)")
+    p.add_argument("--port", type=_port, default=8025, help="port on 127.0.0.1 (default 8025)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
 
     p = sub.add_parser("schedule", help="queue the series, one issue every N weeks")
     p.description = "Render the series once and queue one issue per week in the outbox."
     _add_post(p)
-    p.add_argument("--start", required=True, metavar="DATE", help="date of issue 1 (YYYY-MM-DD)")
+    p.add_argument(
+        "--start",
+        metavar="DATE",
+        help="date of issue 1, YYYY-MM-DD (default: the next [schedule] weekday)",
+    )
     p.add_argument("--at", metavar="HH:MM", help="local send time (default from settings)")
     p.add_argument("--tz", metavar="AREA/CITY", help="time zone (default from settings)")
     p.add_argument("--every", type=int, metavar="N", help="weeks between issues (default 1)")
@@ -115,7 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("unsubscribe", help="add an address to the suppression list")
     p.description = "Never send to this address again."
     p.add_argument("address")
+
+    p = sub.add_parser("unsubscribe-server", help="answer the unsubscribe links (behind HTTPS)")
+    p.description = (
+        "Answer the personal unsubscribe links: GET shows a page with a button, POST (that "
+        "button, or a mail provider's one-click request) unsubscribes. Put it behind your HTTPS "
+        "reverse proxy."
+    )
+    p.add_argument("--port", type=_port, default=8026, help="port (default 8026)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     return parser
+
+
+def _port(value: str) -> int:
+    """A TCP port number, so a typo is a usage error rather than a traceback from bind()."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535)")
+    return port
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> Series:
@@ -193,14 +219,24 @@ def _clock() -> Callable[[], datetime]:
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     from .outbox import Outbox, PlannedIssue, SeriesPlan, outbox_path
     from .render import render_series
-    from .schedule_plan import format_local, parse_date, parse_time, parse_zone, plan_send_times
+    from .schedule_plan import (
+        format_local,
+        next_weekday,
+        parse_date,
+        parse_time,
+        parse_zone,
+        plan_send_times,
+    )
 
-    start = parse_date(args.start)
     at = parse_time(args.at or settings.schedule.time, "--at" if args.at else "[schedule] time")
     zone = parse_zone(
         args.tz or settings.schedule.timezone, "--tz" if args.tz else "[schedule] timezone"
     )
     every = args.every if args.every is not None else settings.schedule.every
+    if args.start:
+        start = parse_date(args.start)
+    else:
+        start = next_weekday(_now().astimezone(zone).date(), settings.schedule.weekday)
     series = _load(args, settings)
     emails = render_series(series, settings)
     for email in emails:
@@ -448,14 +484,68 @@ def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from .errors import ConfigError
+    from .outbox import Outbox, outbox_path
+    from .unsubscribe import base_url, load_secret
+    from .unsubscribe_server import Suppression, UnsubscribeServer, endpoint
+
+    with Outbox.open(outbox_path(settings)) as outbox:  # the sender's secret: sent links verify
+        site = endpoint(settings, load_secret(outbox, os.environ))
+
+    def report(done: Suppression) -> None:
+        if done.added:
+            cancelled = f" ({done.cancelled} queued message(s) cancelled)" if done.cancelled else ""
+            print(f"unsubscribed {done.address}{cancelled}", flush=True)
+        else:
+            print(f"{done.address} was already unsubscribed", flush=True)
+
+    try:
+        server = UnsubscribeServer(
+            (args.host, args.port),
+            site,
+            clock=_clock(),
+            on_unsubscribe=report,
+            on_error=lambda message: print(f"newsletter: error: {message}", file=sys.stderr),
+        )
+    except OSError as e:
+        raise ConfigError(
+            f"cannot serve unsubscribe links on {args.host}:{args.port} ({e.strerror}); "
+            "try another --port"
+        ) from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"newsletter: warning: serving on {args.host}, not only 127.0.0.1", file=sys.stderr)
+    print(f"Serving {base_url(settings)} at {server.url} (Ctrl-C to stop)", flush=True)
+    _serve(server)
+    return 0
+
+
+def _serve(server: ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C or SIGTERM (how systemd stops a service); requests in flight finish."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def _preview_calendar(series: Series, settings: Settings) -> tuple[tuple[CalendarRow, ...], str]:
     """The series' send plan from the outbox, or the plan `schedule` would make from today."""
-    from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from .outbox import Outbox, outbox_path
     from .preview import CalendarRow
-    from .schedule_plan import format_local, parse_time, parse_zone, plan_send_times
+    from .schedule_plan import format_local, next_weekday, parse_time, parse_zone, plan_send_times
 
     path = outbox_path(settings)
     now = _now()
@@ -475,10 +565,7 @@ def _preview_calendar(series: Series, settings: Settings) -> tuple[tuple[Calenda
             return rows, f"Queued in {path}."
     zone = parse_zone(settings.schedule.timezone, "[schedule] timezone")
     at = parse_time(settings.schedule.time, "[schedule] time")
-    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    today = now.astimezone(zone).date()
-    ahead = (weekdays.index(settings.schedule.weekday) - today.weekday()) % 7 or 7
-    start = today + timedelta(days=ahead)
+    start = next_weekday(now.astimezone(zone).date(), settings.schedule.weekday)
     plan = plan_send_times(start, at, zone, len(series.issues), settings.schedule.every)
     rows = tuple(
         CalendarRow(t.number, issue.title, format_local(t.local, zone), "not scheduled")
@@ -529,11 +616,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"newsletter: warning: the preview is reachable from {args.host}", file=sys.stderr)
     print(f"Previewing {post_path} at {server.url} (Ctrl-C to stop)", flush=True)
-    with server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("stopped")
+    _serve(server)
     return 0
 
 
@@ -645,6 +728,7 @@ COMMANDS: dict[str, Handler] = {
     "calendar": cmd_calendar,
     "run": cmd_run,
     "unsubscribe": cmd_unsubscribe,
+    "unsubscribe-server": cmd_unsubscribe_server,
     "send-test": cmd_send_test,
 }
 

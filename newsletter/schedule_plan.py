@@ -75,3 +75,13 @@ def plan_send_times(
 def format_local(moment: datetime, zone: ZoneInfo) -> str:
     """'Mon 2025-03-10 09:00 EDT': the way the writer reads a send time."""
     return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def next_weekday(today: date, weekday: str) -> date:
+    """The first `weekday` after `today` (a week ahead when today is that day: never today,
+    whose send time may already have passed)."""
+    ahead = (WEEKDAYS.index(weekday) - today.weekday()) % 7 or 7
+    return today + timedelta(days=ahead)

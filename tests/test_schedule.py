@@ -185,6 +185,21 @@ def test_a_start_in_the_past_says_how_many_are_due(tmp_path: Path) -> None:
     assert "2 issue(s) already due: the next 'newsletter run' sends them" in out
 
 
+def test_without_start_the_series_begins_on_the_next_weekday_of_the_settings(
+    tmp_path: Path,
+) -> None:
+    """Workspace says Mondays at 09:00 New York; Monday 2025-03-03 at 10:00 there is too late."""
+    ws = Workspace(tmp_path, None)
+    code, out, err = ws.cli("schedule", SAMPLE, now="2025-03-03T15:00:00+00:00")
+    assert code == 0, err
+    assert "   1. Mon 2025-03-10 09:00 EDT  (2025-03-10 13:00 UTC)" in out
+    code, out, err = ws.cli(
+        "schedule", SAMPLE, "--replace", now="2025-03-05T15:00:00+00:00"
+    )  # a Wednesday: the coming Monday
+    assert code == 0, err
+    assert "   1. Mon 2025-03-10 09:00 EDT" in out
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

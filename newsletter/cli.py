@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from . import __version__
 from .config import Settings, load_settings
-from .errors import NewsletterError
+from .errors import ConfigError, NewsletterError
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .model import Series
     from .preview import CalendarRow
     from .runner import RunReport
+
+_Server = TypeVar("_Server", bound="ThreadingHTTPServer")
 
 
 class ExitStatus(IntEnum):
@@ -487,7 +489,6 @@ def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
-    from .errors import ConfigError
     from .outbox import Outbox, outbox_path
     from .unsubscribe import base_url, load_secret
     from .unsubscribe_server import Suppression, UnsubscribeServer, endpoint
@@ -502,24 +503,35 @@ def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"{done.address} was already unsubscribed", flush=True)
 
-    try:
-        server = UnsubscribeServer(
-            (args.host, args.port),
+    server = _listen(
+        args,
+        "unsubscribe links",
+        lambda address: UnsubscribeServer(
+            address,
             site,
             clock=_clock(),
             on_unsubscribe=report,
             on_error=lambda message: print(f"newsletter: error: {message}", file=sys.stderr),
-        )
-    except OSError as e:
-        raise ConfigError(
-            f"cannot serve unsubscribe links on {args.host}:{args.port} ({e.strerror}); "
-            "try another --port"
-        ) from None
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"newsletter: warning: serving on {args.host}, not only 127.0.0.1", file=sys.stderr)
+        ),
+    )
     print(f"Serving {base_url(settings)} at {server.url} (Ctrl-C to stop)", flush=True)
     _serve(server)
     return 0
+
+
+def _listen(
+    args: argparse.Namespace, what: str, make: Callable[[tuple[str, int]], _Server]
+) -> _Server:
+    """Bind `--host`:`--port`; a port in use is one line, and any address but loopback a warning."""
+    try:
+        server = make((args.host, args.port))
+    except OSError as e:
+        raise ConfigError(
+            f"cannot serve {what} on {args.host}:{args.port} ({e.strerror}); try another --port"
+        ) from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"newsletter: warning: {what} can be reached from {args.host}", file=sys.stderr)
+    return server
 
 
 def _serve(server: ThreadingHTTPServer) -> None:
@@ -606,15 +618,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         seen[0] = current
         return changed
 
-    try:
-        server = PreviewServer((args.host, args.port), build, stale)
-    except OSError as e:
-        raise NewsletterError(
-            f"cannot serve the preview on {args.host}:{args.port} ({e.strerror}); "
-            "try another --port"
-        ) from None
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"newsletter: warning: the preview is reachable from {args.host}", file=sys.stderr)
+    server = _listen(args, "the preview", lambda address: PreviewServer(address, build, stale))
     print(f"Previewing {post_path} at {server.url} (Ctrl-C to stop)", flush=True)
     _serve(server)
     return 0

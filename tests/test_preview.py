@@ -180,3 +180,15 @@ def test_cli_serves_on_loopback_and_rebuilds_when_the_post_changes(tmp_path: Pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", ["preview", "unsubscribe-server"])
+def test_a_port_out_of_range_is_a_usage_error(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsletter.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, *([str(SAMPLE)] if command == "preview" else []), "--port", "70000"])
+    assert exit_.value.code == 2
+    assert "'70000' is not a port number (0-65535)" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from playwright.sync_api import sync_playwright
 
@@ -31,7 +32,7 @@ ARGS = [
     "--no-first-run",
     "--font-render-hinting=none",
 ]
-SHOTS = [  # file name, viewport width, colour scheme
+SHOTS: list[tuple[str, int, Literal["light", "dark"]]] = [  # file, viewport width, scheme
     ("email-desktop.png", 800, "light"),
     ("email-phone.png", 375, "light"),
     ("email-phone-dark.png", 375, "dark"),

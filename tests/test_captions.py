@@ -65,7 +65,7 @@ _HASHTAG = regex.compile(r"(?:^|\s)#([\p{L}\p{N}_]+)")
 
 
 def graphemes(text: str) -> list[str]:
-    return _GRAPHEME.findall(text)
+    return list(_GRAPHEME.findall(text))
 
 
 def url_spans(text: str) -> list[tuple[int, int]]:
@@ -138,13 +138,13 @@ INDEPENDENT = {
 
 
 def hashtags(caption: str) -> list[str]:
-    return _HASHTAG.findall(caption)
+    return list(_HASHTAG.findall(caption))
 
 
 def plain_text(text: str) -> str:
     """Issue text as a caption may quote it: citation markers out, single spaces."""
     text = CITATION_RE.sub("", unicodedata.normalize("NFC", text))
-    return regex.sub(r" +([,.;:!?])", r"\1", regex.sub(r"\s+", " ", text)).strip()
+    return str(regex.sub(r" +([,.;:!?])", r"\1", regex.sub(r"\s+", " ", text))).strip()
 
 
 def assert_within_rules(platform: str, caption: str, limit: int | None = None) -> None:

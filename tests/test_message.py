@@ -30,7 +30,10 @@ UNSUB = "https://example.com/unsubscribe?token=abc&list=1"
 
 
 def settings(**newsletter: Any) -> Settings:
-    base = {"from_addr": "Chelsa Connolly <chelsa@example.com>", "reply_to": "hello@example.com"}
+    base: dict[str, Any] = {
+        "from_addr": "Chelsa Connolly <chelsa@example.com>",
+        "reply_to": "hello@example.com",
+    }
     base.update(newsletter)
     return Settings(
         newsletter=dataclasses.replace(NewsletterSettings(), **base),

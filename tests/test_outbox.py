@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,11 +198,11 @@ def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
 
     def delay(attempt: int) -> float:
         delays.append(attempt)
-        return 20.0 * 2 ** (attempt - 1)
+        return 20.0 * 2.0 ** (attempt - 1)
 
     with Outbox.open(db) as ob:
         _one_pending(ob, "ok@example.com", "bad@example.com", "slow@example.com")
-        common = {"max_attempts": 3, "retry_delay": delay}
+        common: dict[str, Any] = {"max_attempts": 3, "retry_delay": delay}
         d1, d2, d3 = (ob.claim(T0, f"<{i}@x>") for i in range(3))
         assert d1 and d2 and d3
         assert ob.record(d1.id, status="sent", code=250, detail="OK", now=T0, **common) == "sent"

@@ -77,7 +77,7 @@ def test_every_issue_at_desktop_and_phone_width_and_in_dark_mode(
 
         # The dark frame shows the email's dark scheme: light text on a dark page.
         def colours(frame_selector: str) -> tuple[float, float]:
-            return page.locator(frame_selector).evaluate(
+            text, background = page.locator(frame_selector).evaluate(
                 """f => {
                     const lum = c => { const [r, g, b] = c.match(/\\d+/g).map(Number);
                                        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
@@ -90,6 +90,7 @@ def test_every_issue_at_desktop_and_phone_width_and_in_dark_mode(
                     return [lum(getComputedStyle(h1).color), lum(bg)];
                 }"""
             )
+            return float(text), float(background)
 
         dark.locator("h1").wait_for()
         dark_text, dark_bg = colours("#issue-1 iframe.dark")

@@ -284,7 +284,7 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
     proc = ws.spawn("run", "--once", now=iso(ISSUE_1))
     try:
         arrived = server.wait_for(120, timeout=90)
-        assert len(arrived) >= 120, proc.stderr.read() if proc.poll() is not None else "slow"
+        assert len(arrived) >= 120, proc.communicate()[1] if proc.poll() is not None else "slow"
         proc.kill()  # SIGKILL: no cleanup of any kind
         proc.wait(10)
     finally:

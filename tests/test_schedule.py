@@ -26,8 +26,8 @@ from tests.test_runner import BEFORE, ISSUE_1, ISSUE_2, Workspace, iso, one_line
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_new_york_0900_across_the_march_change() -> None:

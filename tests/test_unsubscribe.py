@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,7 +27,7 @@ from tests.test_runner import ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
 SECRET = b"a-test-secret-of-enough-length-0123456789"
 
 
-def settings(**newsletter: str) -> Settings:
+def settings(**newsletter: Any) -> Settings:
     return Settings(newsletter=dataclasses.replace(NewsletterSettings(), **newsletter))
 
 

@@ -48,7 +48,8 @@ def load_post(path: Path, fmt: str | None = None, strict: bool = False) -> Post:
     if not text.strip():
         raise PostError(f"{path}: the post is empty")
     post = parse_markdown(text, str(path)) if fmt == "markdown" else parse_scraped(text, str(path))
-    post = replace(post, warnings=post.warnings + tuple(text_warnings(post)))
+    scraped = fmt != "markdown"
+    post = replace(post, warnings=post.warnings + tuple(text_warnings(post, scraped=scraped)))
     if strict and post.warnings:
         first = post.warnings[0]
         more = f" (and {len(post.warnings) - 1} more)" if len(post.warnings) > 1 else ""
@@ -72,10 +73,19 @@ _DANGLING_LINK = re.compile(
     re.IGNORECASE,
 )
 _GLUED_QUOTE = re.compile(r"[^\s(\[{/\-–—\"“'‘]([\"“])(?=[A-Za-z])")
+# Source code on a page: lowercase by nature, no lost drop cap ("import b", "x = 1").
+_CODE_LIKE = re.compile(
+    r"^(?:import|from|def|class|return|print|if|for|while|with|try|except|raise|lambda)\b|"
+    r"[={};]|\w\(|:$"
+)
 
 
-def text_warnings(post: Post) -> list[TextWarning]:
-    """Spots where scraping probably lost something: a drop cap, a link target, a space."""
+def text_warnings(post: Post, *, scraped: bool = True) -> list[TextWarning]:
+    """Spots where scraping probably lost something: a drop cap, a link target, a space.
+
+    Drop caps are a web page's styling, so only scraped text can have lost one; a Markdown
+    paragraph that starts lowercase ("or:" after a code block) was written that way.
+    """
     warnings: list[TextWarning] = []
     blocks = list(post.intro)
     for s in post.sections:
@@ -86,7 +96,14 @@ def text_warnings(post: Post) -> list[TextWarning]:
             continue
         plain = "".join(s.text for s in b.spans if s.href is None and not s.code)
         text = b.text.lstrip()
-        if text[:1].islower() and text[:1].isalpha():
+        starts_in_code = bool(b.spans) and b.spans[0].code
+        if (
+            scraped
+            and text[:1].islower()
+            and text[:1].isalpha()
+            and not starts_in_code
+            and not _CODE_LIKE.search(text)
+        ):
             first = " ".join(text.split()[:3])
             warnings.append(
                 TextWarning(
@@ -139,7 +156,7 @@ _CHROME_LINES = re.compile(
     r"whatsapp|reddit|copy link|share this(?: post| article)?:?|share on \w+|"
     r"see all|recent posts|home|blog|about|contact|previous|next|back to top|"
     r"\d+ views?\s*\d* comments?|\d+ comments?|\d+ likes?|\d+ min(?:ute)? read|"
-    r"advertisement|sponsored|loading\.*|\[[\w-]+\](?:share on pinterest)?)$",
+    r"advertisement|sponsored|loading\.*|\[[\w-]+\](?:share on pinterest)?|\[\s*\])$",
     re.IGNORECASE,
 )
 _CHROME_SUFFIX = re.compile(
@@ -154,7 +171,7 @@ _CHROME_PARAGRAPH = re.compile(
 )
 _END_MARKERS = re.compile(
     r"^(?:recent posts|comments|leave a (?:reply|comment)|\d+ comments?|filed under:?.*|"
-    r"about the author|tags?:.*|latest posts by .*)$",
+    r"author|about the author|tags?:.*|latest posts by .*)$",
     re.IGNORECASE,
 )
 # A box of links to other articles: dropped where it stands, the article goes on after it.
@@ -170,6 +187,13 @@ _BYLINE = re.compile(
     r"(?:Writer's picture|Written by|By|by)\s*:?\s*"
     r"(?P<name>[A-Z][\w.'-]+(?:[ ,]+[A-Z][\w.'-]+){0,4}?)"
     r"(?:\s+(?:on|updated|published)\b.*|\s*[|·•/].*|\s+\d+ [Cc]omments?)?$",
+)
+# A newsletter sign-up box inside the article ("Enter your name and email to get…").
+_SIGNUP = re.compile(
+    r"\b(?:enter|type|leave|drop) your (?:first )?(?:name(?: and|,)? )?e-?mail\b|"
+    r"^(?:sign up|subscribe)(?: (?:now|today|for free))?[.!]?$|"
+    r"\bcheck your (?:e-?mail|inbox)\b",
+    re.IGNORECASE,
 )
 _MENU_BULLET = re.compile(r"^[•*·▪◦□‣]\s*")
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣-]|\d{1,2}[.)])\s+")
@@ -251,6 +275,47 @@ def _loosely(a: str, b: str) -> bool:
     return na == nb or difflib.SequenceMatcher(None, na, nb).ratio() >= 0.8
 
 
+def _alt_text(p: _Para) -> bool:
+    """An image's alt text left behind as a line of its own: "small nursery ideas - diaper
+    station". It starts lowercase and has neither sentence nor code punctuation; two words or
+    fewer ("import b") are too little to tell it from code and are kept."""
+    t = p.text
+    return (
+        len(p.lines) == 1
+        and not _BULLET.match(p.lines[0])
+        and len(t) <= 100
+        and t[:1].islower()
+        and len(t.split()) >= 3
+        and not re.search(r"[.,;:!?\"“”()\[\]{}=<>/\\_`]", t)
+    )
+
+
+def _residue(paras: list[_Para]) -> list[_Para]:
+    """The paragraphs left once image alt texts and lone punctuation are out."""
+    return [p for p in paras if not _alt_text(p) and re.search(r"\w", p.text)]
+
+
+def _without_signup_boxes(paras: list[_Para]) -> list[_Para]:
+    """The paragraphs left once in-article sign-up boxes are out: the prompt ("Enter your email
+    to get…") and the short lines around it ("Free Checklist", "Download it now!", the button).
+    Done before headings are looked for, so the box's title cannot become a section."""
+    short = [
+        len(p.lines) <= 3 and len(p.text.split()) <= 8 and not _REFERENCE.match(p.text)
+        for p in paras
+    ]
+    drop: set[int] = set()
+    for k, p in enumerate(paras):
+        if not _SIGNUP.search(p.text) or len(p.text.split()) > 25:
+            continue
+        drop.add(k)
+        for step in (-1, 1):
+            j = k + step
+            while 0 <= j < len(paras) and (short[j] or j in drop):
+                drop.add(j)
+                j += step
+    return [p for k, p in enumerate(paras) if k not in drop]
+
+
 def _strip_chrome(text: str) -> list[str]:
     """Blank out page chrome line by line, and cut the page at the first end-of-article marker.
 
@@ -293,7 +358,7 @@ def parse_scraped(text: str, source: str) -> Post:
         raise PostError(f"{source}: found no text once page chrome was removed")
     title_idx = _find_title(body)
     title = body[title_idx].text
-    rest = [p for p in body[title_idx + 1 :] if p.text != title]
+    rest = _without_signup_boxes([p for p in body[title_idx + 1 :] if p.text != title])
 
     refs, rest = _trailing_references(rest)
     heads, list_span, itemised = _find_headings(rest)
@@ -495,6 +560,7 @@ def _numbered_run(rest: list[_Para]) -> list[int]:
 
 def _blocks(paras: list[_Para]) -> tuple[Block, ...]:
     """Paragraphs to blocks: bullet runs become lists, everything else a paragraph."""
+    paras = _residue(paras)
     blocks: list[Block] = []
     items: list[tuple[Span, ...]] = []
     ordered = False

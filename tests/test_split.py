@@ -237,3 +237,31 @@ def test_split_json_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert [i["title"] for i in json.loads(out)["issues"]] == SAMPLE_TITLES
     assert "he second mechanism" in err
+
+
+def test_image_alt_text_and_signup_boxes_are_page_residue_not_text() -> None:
+    post = load_post(POSTS / "alt-text-and-signup.txt")
+    assert [s.heading for s in post.sections] == [
+        "Clear the Surface Daily",
+        "Label the Cables",
+        "Keep One Drawer for Paper",
+    ]
+    out = json.dumps(series_json(split_post(post)))
+    for residue in [
+        "tidy desk at the end",
+        "cable labels on a power strip",
+        "white desk with a plant",
+        "Download the checklist now!",
+        "Enter your name and email",
+        "Send It Over!",
+        "Check your email",
+        "Author",
+        "Recent Posts",
+        '"."',
+    ]:
+        assert residue not in out, residue
+    # The author's own text around the residue stays, code lines included.
+    for kept in ["A tray for the things", "Script it if you like", "import labels", "Three habits"]:
+        assert kept in out, kept
+    # Code that starts lowercase is no lost drop cap.
+    assert post.warnings == ()

@@ -171,7 +171,9 @@ _CHROME_PARAGRAPH = re.compile(
 )
 _END_MARKERS = re.compile(
     r"^(?:recent posts|comments|leave a (?:reply|comment)|\d+ comments?|filed under:?.*|"
-    r"author|about the author|tags?:.*|latest posts by .*)$",
+    r"author|about the author|tags?(?::.*)?|latest posts by .*|"
+    # The author box after the article ("Written by Ann Lee, PhD on April 29, 2018"), the footer.
+    r"(?:written by|writer's picture)\b.*|(?:©|copyright\b|\(c\) \d{4}).*)$",
     re.IGNORECASE,
 )
 # A box of links to other articles: dropped where it stands, the article goes on after it.

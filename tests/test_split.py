@@ -265,3 +265,19 @@ def test_image_alt_text_and_signup_boxes_are_page_residue_not_text() -> None:
         assert kept in out, kept
     # Code that starts lowercase is no lost drop cap.
     assert post.warnings == ()
+
+
+def test_the_author_box_and_footer_end_the_article() -> None:
+    data = split_json(POSTS / "author-box-footer.txt")
+    assert data["post"]["author"] == "Lee Example"
+    assert [i["title"] for i in data["issues"]] == [
+        "Rhythm Calms the Mind",
+        "Light Resets the Clock",
+    ]
+    last = data["issues"][-1]
+    assert last["text"].endswith("so go now.")
+    out = json.dumps(data)
+    for chrome in ["related stories", "Ten Walks", "©", "All rights reserved", "OUR BRANDS"]:
+        assert chrome not in out, chrome
+    signup = json.dumps(split_json(POSTS / "alt-text-and-signup.txt"))
+    assert "Tags" not in signup and "Desks" not in signup

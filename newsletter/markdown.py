@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import lxml.html  # type: ignore[import-untyped]
 import yaml
+from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -16,8 +17,18 @@ from .model import Block, Post, Reference, Section, Span
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
-_HTML_HEADING = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
+# HTML that carries no text for a reader: dropped with everything inside. Figures go too: the
+# email does not carry the post's images, and a caption without its picture reads as noise.
+_SKIP_TAGS = {
+    "script", "style", "noscript", "template", "iframe", "svg", "img", "picture", "video",
+    "audio", "figure", "form", "button", "input", "select", "textarea", "nav", "head",
+}  # fmt: skip
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "aside", "header", "footer", "main", "ul", "ol", "li",
+    "blockquote", "pre", "table", "tr", "td", "th", "dl", "dt", "dd", "hr", "details",
+    "summary", *_HEADING_TAGS, *_SKIP_TAGS,
+}  # fmt: skip
 _CONCLUSION = re.compile(
     r"^(?:conclusions?|in conclusion|final thoughts|wrap-?up|wrapping up|summary|in summary|"
     r"the bottom line|bottom line|(?:my |key )?(?:\w+ )?takeaways?|closing thoughts|"
@@ -116,12 +127,138 @@ def _spans(token: Token | None) -> tuple[Span, ...]:
     return tuple(s for s in merged if s.text)
 
 
+def _only_images(token: Token) -> bool:
+    """A paragraph that is just a picture: the email does not carry it, nor its alt text."""
+    children = token.children or []
+    return any(c.type == "image" for c in children) and all(
+        c.type in ("image", "softbreak", "hardbreak")
+        or (c.type == "text" and not c.content.strip())
+        for c in children
+    )
+
+
 def _attrs(s: Span) -> tuple[str | None, bool, bool, bool]:
     return s.href, s.strong, s.em, s.code
 
 
-def _html_text(raw: str) -> str:
-    return " ".join(html.unescape(_TAG.sub(" ", raw)).split())
+def _html_inline(el: Any, href: str | None = None) -> list[Span]:
+    """An element's inline content as spans: links keep their target, images and other media
+    drop out, line breaks become spaces."""
+    out: list[Span] = []
+    if el.text:
+        out.append(Span(el.text, href))
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag in _SKIP_TAGS:
+            pass
+        elif tag == "br":
+            out.append(Span(" ", href))
+        elif tag == "a":
+            out.extend(_html_inline(child, child.get("href") or href))
+        else:
+            inner = _html_inline(child, href)
+            flags = {"strong": tag in ("strong", "b"), "em": tag in ("em", "i")}
+            if tag == "code":
+                inner = [Span(x.text, x.href, x.strong, x.em, code=True) for x in inner]
+            elif flags["strong"] or flags["em"]:
+                inner = [
+                    Span(x.text, x.href, x.strong or flags["strong"], x.em or flags["em"], x.code)
+                    for x in inner
+                ]
+            out.extend(inner)
+        if child.tail:
+            out.append(Span(child.tail, href))
+    return out
+
+
+def _tidy(spans: list[Span]) -> tuple[Span, ...]:
+    """Whitespace collapsed as a browser would, the ends trimmed, empty spans gone."""
+    tidy: list[Span] = []
+    for x in spans:
+        text = re.sub(r"\s+", " ", x.text)
+        if tidy and not tidy[-1].text.strip() and not text.strip():
+            continue
+        tidy.append(Span(text, x.href, x.strong, x.em, x.code))
+    if tidy:
+        tidy[0] = Span(tidy[0].text.lstrip(), *_attrs(tidy[0]))
+        tidy[-1] = Span(tidy[-1].text.rstrip(), *_attrs(tidy[-1]))
+    return tuple(x for x in tidy if x.text)
+
+
+def _html_events(raw: str, line: int) -> list[Block | _Heading]:
+    """A raw HTML block, in document order, as headings and the blocks under them.
+
+    Walked with lxml rather than matched with regexes, so the paragraph after each `<h3>` stays
+    under that heading and nested markup (a list item holding a heading and its text) reads right.
+    """
+    try:
+        parts = lxml.html.fragments_fromstring(raw)
+    except (etree.ParserError, ValueError):
+        return []
+    events: list[Block | _Heading] = []
+    loose: list[Span] = []
+
+    def flush() -> None:
+        spans = _tidy(loose)
+        loose.clear()
+        if spans:
+            events.append(Block("p", spans, line=line))
+
+    def walk(el: Any) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if not tag or tag in _SKIP_TAGS:
+            return
+        if tag in _HEADING_TAGS:
+            flush()
+            text = " ".join(el.text_content().split())
+            if text:
+                events.append(_Heading(_HEADING_TAGS[tag], text, line))
+        elif tag in ("ul", "ol") and not any(_has_blocks(li) for li in el):
+            flush()
+            items = tuple(_tidy(_html_inline(li)) for li in el if li.tag == "li")
+            if any(items):
+                kind = "ol" if tag == "ol" else "ul"
+                events.append(Block(kind, items=tuple(i for i in items if i), line=line))
+        elif tag == "blockquote" and not _has_blocks(el):
+            flush()
+            spans = _tidy(_html_inline(el))
+            if spans:
+                events.append(Block("quote", spans, line=line))
+        elif tag == "pre":
+            flush()
+            code = el.text_content().strip("\n")
+            if code.strip():
+                events.append(Block("code", code=code, line=line))
+        elif tag in _BLOCK_TAGS and _has_blocks(el):
+            flush()
+            if el.text:
+                loose.append(Span(el.text))
+            for child in el:
+                walk(child)
+                if child.tail:
+                    loose.append(Span(child.tail))
+            flush()
+        elif tag in _BLOCK_TAGS:
+            flush()
+            loose.extend(_html_inline(el))
+            flush()
+        else:  # inline markup at the top of the block: part of a loose paragraph
+            loose.extend(_html_inline(el))
+        return
+
+    for part in parts:
+        if isinstance(part, str):
+            loose.append(Span(part))
+            continue
+        walk(part)
+        if part.tail:
+            loose.append(Span(part.tail))
+    flush()
+    return events
+
+
+def _has_blocks(el: Any) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el)
 
 
 def parse_markdown(text: str, source: str) -> Post:
@@ -145,7 +282,7 @@ def parse_markdown(text: str, source: str) -> Post:
             i += 3
             continue
         if t.type == "paragraph_open":
-            spans = _spans(tokens[i + 1])
+            spans = () if _only_images(tokens[i + 1]) else _spans(tokens[i + 1])
             if spans:
                 add(Block("p", spans, line=line))
             i += 3
@@ -192,12 +329,11 @@ def parse_markdown(text: str, source: str) -> Post:
         if t.type in ("fence", "code_block"):
             add(Block("code", code=t.content.rstrip("\n"), line=line))
         elif t.type == "html_block":
-            for m in _HTML_HEADING.finditer(t.content):
-                heads.append(_Heading(int(m.group(1)), _html_text(m.group(2)), line))
-            rest = _HTML_HEADING.sub(" ", t.content)
-            plain = _html_text(rest)
-            if plain:
-                add(Block("p", (Span(plain),), line=line))
+            for event in _html_events(t.content, line):
+                if isinstance(event, _Heading):
+                    heads.append(event)
+                else:
+                    add(event)
         i += 1
 
     title = _str(data, "title")

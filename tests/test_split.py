@@ -281,3 +281,27 @@ def test_the_author_box_and_footer_end_the_article() -> None:
         assert chrome not in out, chrome
     signup = json.dumps(split_json(POSTS / "alt-text-and-signup.txt"))
     assert "Tags" not in signup and "Desks" not in signup
+
+
+def test_html_blocks_in_markdown_keep_each_heading_with_its_own_text() -> None:
+    post = load_post(POSTS / "html-blocks.md")
+    assert [s.heading for s in post.sections] == ["1. Basil", "2. Parsley", "3. Mint", "4. Chives"]
+    basil, parsley, mint, chives = post.sections
+    assert [b.text for b in basil.blocks] == [
+        "Basil wants the sunniest spot and water at the roots, never on the leaves."
+    ]
+    assert any(s.strong and s.text == "sunniest" for s in basil.blocks[0].spans)
+    links = [(s.text, s.href) for s in parsley.blocks[0].spans if s.href]
+    assert links == [("soak the seeds", "https://example.com/parsley")]
+    assert [b.text for b in mint.blocks] == [
+        "Mint spreads everywhere, so give it a pot of its own."
+    ]
+    assert [b.kind for b in chives.blocks] == ["p", "ul"]
+    assert [tuple(s.text for s in item) for item in chives.blocks[1].items] == [
+        ("Cut them often.",),
+        ("Let one clump flower for the bees.",),
+    ]
+    # Pictures are not carried into the email, and neither are their alt texts or captions.
+    out = json.dumps(series_json(split_post(post)))
+    for picture in ["windowsill.jpg", "A row of pots", "Basil in a terracotta", "Mint on the"]:
+        assert picture not in out, picture

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 _Server = TypeVar("_Server", bound="ThreadingHTTPServer")
 
 
+# RFC 2606's names for examples: nobody's real site.
+PLACEHOLDER_HOSTS = frozenset({"example.com", "example.org", "example.net", "www.example.com"})
+
+
 class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1
@@ -146,21 +150,35 @@ def _port(value: str) -> int:
     return port
 
 
-def _load(args: argparse.Namespace, settings: Settings) -> Series:
-    """Load and split the post named on the command line, printing text warnings on stderr."""
+def _load(args: argparse.Namespace, settings: Settings, *, links: bool = True) -> Series:
+    """Load and split the post named on the command line, printing text warnings on stderr.
+
+    With `links`, also warn when the emails and captions would link to a placeholder site:
+    a writer who has not set `site_url` yet should hear it before anything goes out.
+    """
+    from urllib.parse import urlsplit
+
     from .post import load_post
     from .series import split_post
 
     post = load_post(Path(args.post), fmt=args.format, strict=args.strict)
     for w in post.warnings:
         print(w, file=sys.stderr)
+    site = settings.newsletter.site_url
+    host = (urlsplit(site).hostname or "").lower()
+    if links and not post.url and (host in PLACEHOLDER_HOSTS or host.endswith(".example")):
+        print(
+            f"{post.source}: warning: links go to {site}, a placeholder: set [newsletter] "
+            "site_url in newsletter.toml (or url: in the post's front matter)",
+            file=sys.stderr,
+        )
     return split_post(post, settings)
 
 
 def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     from .series import series_json
 
-    series = _load(args, settings)
+    series = _load(args, settings, links=False)
     if args.json:
         print(json.dumps(series_json(series), indent=2, ensure_ascii=False))
         return 0

@@ -152,3 +152,18 @@ def test_every_command_has_help() -> None:
     ]:
         r = run(command, "--help")
         assert r.returncode == 0 and "usage:" in r.stdout, command
+
+
+def test_links_to_the_placeholder_site_are_warned_until_site_url_is_set(tmp_path: Path) -> None:
+    post = tmp_path / "p.md"
+    post.write_text("# Calm\n\nIntro.\n\n## One\n\nText one.\n\n## Two\n\nText two.\n")
+    warning = f"{post}: warning: links go to https://example.com, a placeholder: set"
+    assert warning in run("captions", str(post), "--issue", "1", "--platform", "x").stderr
+    assert warning in run("build", str(post), "-o", str(tmp_path / "out")).stderr
+    assert run("split", str(post)).stderr == ""  # the plan has no links
+    config = tmp_path / "newsletter.toml"
+    config.write_text('[newsletter]\nsite_url = "https://calm.blog"\n')
+    r = run("--config", str(config), "captions", str(post), "--issue", "1", "--platform", "x")
+    assert r.returncode == 0 and r.stderr == ""
+    post.write_text("---\nurl: https://calm.blog/p\n---\n" + post.read_text())
+    assert run("captions", str(post), "--issue", "1", "--platform", "x").stderr == ""

@@ -745,7 +745,10 @@ def test_build_prints_the_size_warning_and_still_writes_the_files(
     text = "Calm words for a long read, repeated to make the email heavy. " * 16
     body = "\n\n".join(f"Paragraph {n}. {text}" for n in range(75))
     post = tmp_path / "long.md"
-    post.write_text(f"# Long\n\nAn intro.\n\n## Long\n\n{body}\n", encoding="utf-8")
+    post.write_text(
+        f"---\nurl: https://blog.test/long\n---\n# Long\n\nAn intro.\n\n## Long\n\n{body}\n",
+        encoding="utf-8",
+    )
     code = main(["build", str(post), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 0

@@ -8,6 +8,7 @@ set of every address seen.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -52,10 +53,36 @@ def email_key(address: str) -> str:
     return address.strip().casefold()
 
 
+# The everyday address: an ASCII dot-atom local part (RFC 5322 atext) and a domain.
+_PLAIN = re.compile(
+    r"(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@(?P<domain>[A-Za-z0-9.-]{1,253})"
+)
+
+
 def normalize_email(address: str) -> str:
-    """The address as email-validator normalizes it (syntax only, no DNS); raises ValueError."""
+    """The address as email-validator normalizes it (syntax only, no DNS); raises ValueError.
+
+    Most of email-validator's time goes on the domain, and a list repeats a few domains
+    (gmail.com) a million times, so a plain ASCII address has its domain checked once per
+    domain, its local part by the RFC's dot-atom rule; anything else takes the full path.
+    """
+    address = address.strip()
+    m = _PLAIN.fullmatch(address)
+    if m is None or len(m["local"]) > 64 or len(address) > 254:
+        return _validated(address)
+    return f"{m['local']}@{_domain(m['domain'])}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain(domain: str) -> str:
+    """The domain as email-validator normalizes it (lower case, checked); raises ValueError."""
+    return _validated(f"x@{domain}").rpartition("@")[2]
+
+
+def _validated(address: str) -> str:
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as e:
         raise ValueError(str(e)) from None
 

@@ -6,6 +6,7 @@ Exit status: 0 success, 1 a user error (one line on stderr, no traceback), 2 a u
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -52,6 +53,11 @@ def _add_post(p: argparse.ArgumentParser, optional: bool = False) -> None:
         help="how to read the post (default: by file extension)",
     )
     p.add_argument("--strict", action="store_true", help="treat warnings about the text as errors")
+    p.add_argument(
+        "--url",
+        type=_post_url,
+        help="the post's address on the web, for its links (scraped text does not say)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _post_url(value: str) -> str:
+    """An absolute http(s) address, so the emails' and captions' links work."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or any(c.isspace() for c in value.strip())
+    ):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) address")
+    return value.strip()
+
+
 def _port(value: str) -> int:
     """A TCP port number, so a typo is a usage error rather than a traceback from bind()."""
     try:
@@ -162,6 +182,8 @@ def _load(args: argparse.Namespace, settings: Settings, *, links: bool = True) -
     from .series import split_post
 
     post = load_post(Path(args.post), fmt=args.format, strict=args.strict)
+    if getattr(args, "url", None):
+        post = dataclasses.replace(post, url=args.url)
     for w in post.warnings:
         print(w, file=sys.stderr)
     site = settings.newsletter.site_url
@@ -169,7 +191,7 @@ def _load(args: argparse.Namespace, settings: Settings, *, links: bool = True) -
     if links and not post.url and (host in PLACEHOLDER_HOSTS or host.endswith(".example")):
         print(
             f"{post.source}: warning: links go to {site}, a placeholder: set [newsletter] "
-            "site_url in newsletter.toml (or url: in the post's front matter)",
+            "site_url in newsletter.toml, or give the post's own address with --url",
             file=sys.stderr,
         )
     return split_post(post, settings)

@@ -167,3 +167,16 @@ def test_links_to_the_placeholder_site_are_warned_until_site_url_is_set(tmp_path
     assert r.returncode == 0 and r.stderr == ""
     post.write_text("---\nurl: https://calm.blog/p\n---\n" + post.read_text())
     assert run("captions", str(post), "--issue", "1", "--platform", "x").stderr == ""
+
+
+def test_url_gives_a_scraped_post_its_address(tmp_path: Path) -> None:
+    url = "https://bodyandmind.blog/post/massage"
+    r = run("build", str(SAMPLE), "-o", str(tmp_path), "--url", url)
+    assert r.returncode == 0 and "placeholder" not in r.stderr
+    html = next(tmp_path.glob("*/01-*/email.html")).read_text(encoding="utf-8")
+    assert f'href="{url}?utm_source=newsletter' in html
+    r = run("captions", str(SAMPLE), "--issue", "2", "--platform", "x", "--url", url)
+    assert f"{url}?utm_source=x" in r.stdout
+    bad = run("build", str(SAMPLE), "--url", "bodyandmind.blog/post")
+    assert bad.returncode == 2
+    assert "--url: 'bodyandmind.blog/post' is not an http(s) address" in bad.stderr

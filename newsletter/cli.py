@@ -440,6 +440,24 @@ def _print_report(report: RunReport, *, quiet_when_idle: bool = False) -> None:
     sys.stdout.flush()
 
 
+def _next_up(settings: Settings, now: datetime) -> str:
+    """What the next pass will find: for a cron user wondering why nothing went out."""
+    from zoneinfo import ZoneInfo
+
+    from .outbox import Outbox, outbox_path
+    from .schedule_plan import format_local
+
+    with Outbox.open(outbox_path(settings), create=False) as outbox:
+        later = [st for st in outbox.status() if not st.materialized and st.send_at > now]
+    if not later:
+        return "nothing left to send: every scheduled issue has started"
+    st = later[0]
+    return (
+        f"next: {st.series_slug} issue {st.number} ({st.title}) on "
+        f"{format_local(st.send_at, ZoneInfo(st.timezone))}"
+    )
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
     import signal
@@ -468,7 +486,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             report = dry_run(settings, clock(), Path(args.out), clock=clock)
             print(f"wrote {report.written} message(s) to {args.out} (dry run: nothing sent)")
         elif args.once:
-            _print_report(run_once(settings, clock(), clock=clock, stop=stop))
+            now = clock()
+            report = run_once(settings, now, clock=clock, stop=stop)
+            _print_report(report)
+            if not report.attempted and not report.started:
+                print(_next_up(settings, now))
         else:
             print(
                 f"running: checking the outbox every {settings.schedule.poll_seconds} s; "

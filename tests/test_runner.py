@@ -211,7 +211,11 @@ def test_dst_catch_up_sends_issues_1_and_2_exactly_once(
 
     code, out, err = ws.cli("run", "--once", now=iso(ISSUE_2 + timedelta(minutes=5)))
     assert code == 0, err
-    assert "nothing due" in out
+    assert out.splitlines() == [
+        "nothing due",
+        "next: massage-for-the-mental-health-of-it issue 3 (Decrease in Pain) on "
+        "Mon 2025-03-17 09:00 EDT",
+    ]
     assert len(smtp_server.messages) == 24
 
     code, out, _ = ws.cli("status", "--json", now=iso(ISSUE_2 + timedelta(minutes=5)))

@@ -14,45 +14,11 @@ from newsletter.errors import DeliveryError, SubscriberError
 from newsletter.outbox import (
     SCHEMA_VERSION,
     Outbox,
-    PlannedIssue,
-    SeriesPlan,
     parse_ts,
     ts,
 )
-from newsletter.subscribers import Subscriber, read_subscribers
-
-T0 = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)
-WEEK = timedelta(weeks=1)
-
-
-def plan(slug: str = "massage", n: int = 3, start: datetime = T0, tag: str = "v1") -> SeriesPlan:
-    return SeriesPlan(
-        slug=slug,
-        title="Massage for the Mental Health of IT",
-        source="posts/massage.txt",
-        timezone="America/New_York",
-        local_time="09:00",
-        every_weeks=1,
-        issues=tuple(
-            PlannedIssue(
-                number=i,
-                slug=f"issue-{i}",
-                title=f"Issue {i}",
-                send_at=start + (i - 1) * WEEK,
-                subject=f"{tag} subject {i}",
-                preheader=f"preheader {i}",
-                html=f"<p>{tag} html {i}</p>",
-                text=f"{tag} text {i}",
-            )
-            for i in range(1, n + 1)
-        ),
-    )
-
-
-def subs(*emails: str) -> list[Subscriber]:
-    return [
-        Subscriber(email=e, name=e.split("@")[0].title(), line=i + 2) for i, e in enumerate(emails)
-    ]
+from newsletter.subscribers import read_subscribers
+from tests.workspace import T0, WEEK, one_pending, plan, subs
 
 
 @pytest.fixture
@@ -172,16 +138,9 @@ def test_a_bad_list_half_way_leaves_no_half_state(db: Path, tmp_path: Path) -> N
         assert [d.number for d in ob.due_issues(T0)] == [1]  # still due, nothing half-made
 
 
-def _one_pending(ob: Outbox, *emails: str) -> list[int]:
-    ob.schedule(plan(n=1), replace=False, now=T0)
-    ids = [d.issue_id for d in ob.due_issues(T0)]
-    ob.materialize(ids, subs(*emails), T0)
-    return ids
-
-
 def test_claim_marks_sending_with_message_id_committed(db: Path) -> None:
     with Outbox.open(db) as ob:
-        _one_pending(ob, "a@example.com")
+        one_pending(ob, "a@example.com")
         d = ob.claim(T0, "<m1@example.com>")
         assert d is not None
         assert (d.email, d.state, d.message_id) == ("a@example.com", "sending", "<m1@example.com>")
@@ -201,7 +160,7 @@ def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
         return 20.0 * 2.0 ** (attempt - 1)
 
     with Outbox.open(db) as ob:
-        _one_pending(ob, "ok@example.com", "bad@example.com", "slow@example.com")
+        one_pending(ob, "ok@example.com", "bad@example.com", "slow@example.com")
         common: dict[str, Any] = {"max_attempts": 3, "retry_delay": delay}
         d1, d2, d3 = (ob.claim(T0, f"<{i}@x>") for i in range(3))
         assert d1 and d2 and d3
@@ -241,7 +200,7 @@ def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
 
 def test_recovery_puts_in_flight_rows_back(db: Path) -> None:
     with Outbox.open(db) as ob:
-        _one_pending(ob, "a@example.com", "b@example.com")
+        one_pending(ob, "a@example.com", "b@example.com")
         d = ob.claim(T0, "<m@x>")
         assert d is not None
     # "Crash": the connection is gone, the row stays in `sending`.
@@ -254,7 +213,7 @@ def test_recovery_puts_in_flight_rows_back(db: Path) -> None:
 
 def test_suppression_cancels_queued_and_blocks_claims(db: Path) -> None:
     with Outbox.open(db) as ob:
-        _one_pending(ob, "a@example.com", "b@example.com")
+        one_pending(ob, "a@example.com", "b@example.com")
         added, cancelled = ob.suppress("B@example.com", reason="test", now=T0)
         assert (added, cancelled) == (True, 1)
         assert ob.suppress("b@example.com", reason="test", now=T0) == (False, 0)
@@ -268,7 +227,7 @@ def test_suppression_cancels_queued_and_blocks_claims(db: Path) -> None:
 
 def test_claim_checks_suppression_even_if_the_row_slipped_through(db: Path) -> None:
     with Outbox.open(db) as ob:
-        _one_pending(ob, "a@example.com")
+        one_pending(ob, "a@example.com")
     raw = sqlite3.connect(db)
     raw.execute("INSERT INTO suppression VALUES ('a@example.com', 'a@example.com', 'x', 'now')")
     raw.commit()
@@ -281,7 +240,7 @@ def test_claim_checks_suppression_even_if_the_row_slipped_through(db: Path) -> N
 def test_parallel_workers_never_claim_the_same_row(db: Path) -> None:
     emails = [f"user{i}@example.com" for i in range(300)]
     with Outbox.open(db) as ob:
-        _one_pending(ob, *emails)
+        one_pending(ob, *emails)
     claimed: list[str] = []
     lock = threading.Lock()
 

@@ -7,178 +7,38 @@ outbox.sqlite3) and sends to a server from tests/smtpd.py. "Now" is set with NEW
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
-import os
 import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from newsletter.cli import main
-from newsletter.config import Settings, load_settings
+from newsletter.config import Settings
 from newsletter.errors import DeliveryError
 from newsletter.mailer import SendResult, SmtpConnection
 from newsletter.outbox import Outbox, parse_ts
 from newsletter.runner import RunnerLock, Sender, backoff_seconds, run_once
-from tests.helpers import ROOT, SAMPLE
 from tests.smtpd import SmtpTestServer
-
-ISSUE_1 = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)  # Mon 09:00 EST
-ISSUE_2 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)  # Mon 09:00 EDT (clocks changed Mar 9)
-BEFORE = "2025-03-01T12:00:00+00:00"
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-@contextlib.contextmanager
-def environ(**values: str | None) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    for k, v in values.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        yield
-    finally:
-        for k, old in saved.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
-
-
-def _toml(value: object) -> str:
-    return json.dumps(value)  # TOML strings, numbers and booleans read the same
-
-
-class Workspace:
-    """A writer's folder: newsletter.toml pointing at a test server, a list, an outbox."""
-
-    def __init__(self, root: Path, server: SmtpTestServer | None, **smtp: Any) -> None:
-        self.root = root
-        self.config = root / "newsletter.toml"
-        self.outbox = root / "outbox.sqlite3"
-        self.csv = root / "subscribers.csv"
-        self.write_config(server, **smtp)
-
-    def write_config(self, server: SmtpTestServer | None, **smtp: Any) -> None:
-        values: dict[str, Any] = {
-            "host": server.host if server else "127.0.0.1",
-            "port": server.port if server else 25,
-            "security": "none",
-            "connections": 2,
-            "retry_after": 60,
-            "max_attempts": 4,
-            "timeout": 5,
-        }
-        values.update(smtp)
-        lines = [
-            "[newsletter]",
-            'name = "Body & Mind Notes"',
-            'from = "Chelsa Connolly <chelsa@example.com>"',
-            'reply_to = "chelsa@example.com"',
-            'site_url = "https://example.com"',
-            "",
-            "[smtp]",
-            *(f"{k} = {_toml(v)}" for k, v in values.items()),
-            "",
-            "[schedule]",
-            'timezone = "America/New_York"',
-            'time = "09:00"',
-            "poll_seconds = 1",
-            "",
-            "[subscribers]",
-            'file = "subscribers.csv"',
-            "",
-            "[outbox]",
-            'path = "outbox.sqlite3"',
-        ]
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def subscribers(self, count: int, extra: str = "") -> list[str]:
-        emails = [f"reader{i:04d}@example.com" for i in range(count)]
-        rows = "".join(f"{e},Reader {i}\n" for i, e in enumerate(emails))
-        self.csv.write_text("email,name\n" + rows + extra, encoding="utf-8")
-        return emails
-
-    def settings(self) -> Settings:
-        return load_settings(self.config)
-
-    def cli(self, *args: object, now: str, **env: str | None) -> tuple[int, str, str]:
-        """Run the CLI in this process; (exit status, stdout, stderr)."""
-        out, err = io.StringIO(), io.StringIO()
-        argv = ["--config", str(self.config), *(str(a) for a in args)]
-        with (
-            environ(NEWSLETTER_NOW=now, **env),
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-        ):
-            code = main(argv)
-        return code, out.getvalue(), err.getvalue()
-
-    def schedule(self) -> None:
-        code, _, err = self.cli(
-            "schedule", SAMPLE, "--start", "2025-03-03", "--at", "09:00",
-            "--tz", "America/New_York", now=BEFORE,
-        )  # fmt: skip
-        assert code == 0, err
-
-    def spawn(self, *args: str, now: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, NEWSLETTER_NOW=now, PYTHONPATH=str(ROOT))
-        return subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--config", str(self.config), *args],
-            cwd=self.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def rows(self) -> list[dict[str, object]]:
-        with Outbox.open(self.outbox) as ob:
-            return ob.deliveries()
-
-    def counts(self) -> dict[str, int]:
-        with Outbox.open(self.outbox) as ob:
-            return ob.counts()
-
-
-def issue_of(message: EmailMessage) -> int:
-    subject = str(message["Subject"])
-    for n in range(1, 6):
-        if f"{n} of 5:" in subject:
-            return n
-    raise AssertionError(f"no issue number in {subject!r}")
-
-
-def received(server: SmtpTestServer) -> Counter[tuple[str, int]]:
-    """How many times each (recipient, issue) arrived."""
-    return Counter((m.rcpt_tos[0], issue_of(m.parsed())) for m in server.messages)
-
-
-def one_line_error(code: int, err: str) -> str:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("newsletter: error: ")
-    assert "Traceback" not in err
-    return lines[0]
-
+from tests.workspace import (
+    BEFORE,
+    ISSUE_1,
+    ISSUE_2,
+    Workspace,
+    environ,
+    iso,
+    one_line_error,
+    received,
+)
 
 # -- the schedule, the catch-up, exactly once -------------------------------------------------
 

@@ -21,7 +21,7 @@ from newsletter.schedule_plan import (
 )
 from tests.helpers import SAMPLE
 from tests.smtpd import SmtpTestServer
-from tests.test_runner import BEFORE, ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
+from tests.workspace import BEFORE, ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -22,7 +22,7 @@ from newsletter.unsubscribe import (
     verify,
 )
 from tests.smtpd import SmtpTestServer
-from tests.test_runner import ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
+from tests.workspace import ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
 
 SECRET = b"a-test-secret-of-enough-length-0123456789"
 

@@ -24,8 +24,7 @@ import pytest
 from newsletter.outbox import Outbox
 from newsletter.unsubscribe import load_secret, make_token, unsubscribe_url
 from newsletter.unsubscribe_server import Endpoint, Suppression, UnsubscribeServer, endpoint
-from tests.test_outbox import T0, _one_pending
-from tests.test_runner import Workspace, iso, one_line_error
+from tests.workspace import T0, Workspace, iso, one_line_error, one_pending
 
 ADA = "ada.lovelace+news@example.com"
 BOB = "bob@example.com"
@@ -87,7 +86,7 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     ws = Workspace(tmp_path, None)
     with Outbox.open(ws.outbox) as ob:
-        _one_pending(ob, ADA, BOB, "carol@example.com")
+        one_pending(ob, ADA, BOB, "carol@example.com")
         secret = load_secret(ob, {})  # the generated one, as the sender uses it
     site = endpoint(ws.settings(), secret)
     lines: list[str] = []
@@ -249,7 +248,7 @@ def test_the_command_serves_sent_links_and_stops_on_ctrl_c_or_sigterm(
 ) -> None:
     ws = Workspace(tmp_path, None)
     with Outbox.open(ws.outbox) as ob:
-        _one_pending(ob, ADA)
+        one_pending(ob, ADA)
         secret = load_secret(ob, {})
     saved = os.environ.pop("NEWSLETTER_SECRET", None)
     try:

@@ -16,6 +16,7 @@ from newsletter.cli import main
 from newsletter.unsubscribe import verify
 from tests.helpers import ROOT, SAMPLE
 from tests.smtpd import SmtpTestServer
+from tests.workspace import Workspace
 
 Factory = Callable[..., SmtpTestServer]
 SECRET = "a-test-secret-of-enough-length-1234"
@@ -30,36 +31,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def write_config(folder: Path, server: SmtpTestServer | None, **smtp: object) -> Path:
-    values: dict[str, object] = {"timeout": 3}
-    if server is not None:
-        values |= {"host": server.host, "port": server.port, "security": server.tls}
-        if server.cert_file is not None:
-            values["ca_file"] = str(server.cert_file)
-        if server.auth is not None:
-            values["username"] = server.auth[0]
-    values |= smtp
-    lines = [
-        "[newsletter]",
-        'name = "Body & Mind Notes"',
-        'from = "Chelsa Connolly <chelsa@example.com>"',
-        'reply_to = "chelsa@example.com"',
-        'site_url = "https://example.com"',
-        "",
-        "[outbox]",
-        'path = "outbox.sqlite3"',
-        "",
-        "[smtp]",
-    ]
-    for key, value in values.items():
-        if isinstance(value, bool):
-            lines.append(f"{key} = {'true' if value else 'false'}")
-        elif isinstance(value, int | float):
-            lines.append(f"{key} = {value}")
-        else:
-            lines.append(f'{key} = "{value}"')
-    path = folder / "newsletter.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return Workspace(folder, server, timeout=3, **smtp).config
 
 
 def send_test(

@@ -71,12 +71,16 @@ class Workspace:
         values: dict[str, Any] = {
             "host": server.host if server else "127.0.0.1",
             "port": server.port if server else 25,
-            "security": "none",
+            "security": server.tls if server else "none",
             "connections": 2,
             "retry_after": 60,
             "max_attempts": 4,
             "timeout": 5,
         }
+        if server is not None and server.cert_file is not None:
+            values["ca_file"] = str(server.cert_file)
+        if server is not None and server.auth is not None:
+            values["username"] = server.auth[0]
         values.update(smtp)
         lines = [
             "[newsletter]",

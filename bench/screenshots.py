@@ -10,7 +10,6 @@ docs/email-desktop.png, docs/email-phone.png and docs/email-phone-dark.png.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -20,18 +19,13 @@ from playwright.sync_api import sync_playwright
 
 from newsletter.cli import main as newsletter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.browser
+from tests.browser import ARGS as BROWSER_ARGS
+from tests.browser import CHROMIUM
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "posts" / "massage-for-the-mental-health-of-it.txt"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--font-render-hinting=none",
-]
+ARGS = [*BROWSER_ARGS, "--font-render-hinting=none"]  # the tests' flags, steadier glyphs
 SHOTS: list[tuple[str, int, Literal["light", "dark"]]] = [  # file, viewport width, scheme
     ("email-desktop.png", 800, "light"),
     ("email-phone.png", 375, "light"),

@@ -105,6 +105,10 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+_STORED_EMAIL = (  # the columns of a StoredEmail, in its field order
+    "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html, i.text"
+    " FROM issues i JOIN series s ON s.id = i.series_id"
+)
 
 
 def ts(moment: datetime) -> str:
@@ -462,19 +466,14 @@ class Outbox:
     def due_issues(self, now: datetime) -> list[StoredEmail]:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
         rows = self._conn.execute(
-            "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html,"
-            " i.text FROM issues i JOIN series s ON s.id = i.series_id"
-            " WHERE i.materialized_at IS NULL AND i.send_at <= ? ORDER BY i.send_at, i.id",
+            _STORED_EMAIL
+            + " WHERE i.materialized_at IS NULL AND i.send_at <= ? ORDER BY i.send_at, i.id",
             (ts(now),),
         ).fetchall()
         return [StoredEmail(*row) for row in rows]
 
     def stored_email(self, issue_id: int) -> StoredEmail:
-        row = self._conn.execute(
-            "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html,"
-            " i.text FROM issues i JOIN series s ON s.id = i.series_id WHERE i.id = ?",
-            (issue_id,),
-        ).fetchone()
+        row = self._conn.execute(_STORED_EMAIL + " WHERE i.id = ?", (issue_id,)).fetchone()
         if row is None:
             raise DeliveryError(f"{self.path}: issue {issue_id} is missing from the outbox")
         return StoredEmail(*row)

@@ -448,7 +448,10 @@ def _next_up(settings: Settings, now: datetime) -> str:
     from .schedule_plan import format_local
 
     with Outbox.open(outbox_path(settings), create=False) as outbox:
-        later = [st for st in outbox.status() if not st.materialized and st.send_at > now]
+        queued = outbox.status()
+    if not queued:
+        return "nothing scheduled yet: queue a series with 'newsletter schedule POST'"
+    later = [st for st in queued if not st.materialized and st.send_at > now]
     if not later:
         return "nothing left to send: every scheduled issue has started"
     st = later[0]

@@ -225,6 +225,12 @@ def test_status_and_calendar_with_nothing_scheduled(tmp_path: Path) -> None:
     code, out, _ = ws.cli("calendar", now=BEFORE)
     assert code == 0 and "nothing scheduled yet" in out
     assert not ws.outbox.exists()
+    code, out, err = ws.cli("run", "--once", now=BEFORE)
+    assert code == 0, err
+    assert out.splitlines() == [
+        "nothing due",
+        "nothing scheduled yet: queue a series with 'newsletter schedule POST'",
+    ]
 
 
 def test_calendar_command_writes_an_ics_file(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def _load(args: argparse.Namespace, settings: Settings, *, links: bool = True) -
     from .series import split_post
 
     post = load_post(Path(args.post), fmt=args.format, strict=args.strict)
-    if getattr(args, "url", None):
+    if args.url:
         post = dataclasses.replace(post, url=args.url)
     for w in post.warnings:
         print(w, file=sys.stderr)

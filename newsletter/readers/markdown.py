@@ -1,8 +1,11 @@
-"""Markdown posts: YAML front matter plus a body parsed by markdown-it-py into `Post` blocks."""
+"""Markdown posts: front matter (YAML `---`, TOML `+++` or Pelican `Key: value` lines) and a body
+parsed by markdown-it-py into nodes. Raw HTML blocks are walked with lxml, so a `<h3>` inside an
+`<ol><li>` stays a heading."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +15,9 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .errors import PostError
-from .model import Block, Post, Reference, Section, Span
+from ..errors import PostError
+from ..model import Block, Span
+from .nodes import Node, PageMeta
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
@@ -29,21 +33,6 @@ _BLOCK_TAGS = {
     "blockquote", "pre", "table", "tr", "td", "th", "dl", "dt", "dd", "hr", "details",
     "summary", *_HEADING_TAGS, *_SKIP_TAGS,
 }  # fmt: skip
-_CONCLUSION = re.compile(
-    r"^(?:conclusions?|in conclusion|final thoughts|wrap-?up|wrapping up|summary|in summary|"
-    r"the bottom line|bottom line|(?:my |key )?(?:\w+ )?takeaways?|closing thoughts|"
-    r"to sum (?:things|it) up|tl;?dr)\b",
-    re.IGNORECASE,
-)
-_REFERENCES = re.compile(
-    r"^(?:references|sources|further reading|bibliography|notes|footnotes|citations)\W*$",
-    re.IGNORECASE,
-)
-_INTRO = re.compile(
-    r"^(?:introduction|intro|who is this (?:post|article|guide) for|about this (?:article|post)|"
-    r"background|overview|before we (?:start|begin))\W*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -261,162 +250,209 @@ def _has_blocks(el: Any) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el)
 
 
-def parse_markdown(text: str, source: str) -> Post:
-    data, body, offset = _front_matter(text, source)
+_TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)?\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
+# Pelican and MultiMarkdown: "Title: …" lines at the very top, ended by a blank line.
+_METADATA_LINE = re.compile(r"^(?P<key>[A-Za-z][\w -]{0,30}):[ \t]*(?P<value>.*)$")
+# Front-matter keys in the languages the readers know, as the standard key they mean.
+_KEYS = {
+    "title": "title", "titel": "title", "titre": "title", "título": "title", "titolo": "title",
+    "タイトル": "title", "标题": "title", "標題": "title",
+    "author": "author", "authors": "author", "autor": "author", "auteur": "author",
+    "autore": "author", "verfasser": "author", "作者": "author", "著者": "author",
+    "date": "date", "datum": "date", "fecha": "date", "data": "date", "published": "date",
+    "日付": "date", "日期": "date",
+    "url": "url", "canonical_url": "url", "canonical": "url", "link": "url",
+    "tags": "tags", "tag": "tags", "categories": "tags", "category": "tags",
+    "schlagwörter": "tags", "étiquettes": "tags", "etiquetas": "tags", "keywords": "tags",
+    "summary": "summary", "description": "summary", "excerpt": "summary",
+    "zusammenfassung": "summary", "résumé": "summary", "resumen": "summary",
+    "lang": "language", "language": "language", "sprache": "language", "langue": "language",
+}  # fmt: skip
+
+
+def _toml_front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int] | None:
+    m = _TOML_FRONT_MATTER.match(text)
+    if not m:
+        return None
+    try:
+        data = tomllib.loads(m.group(1) or "")
+    except tomllib.TOMLDecodeError as e:
+        raise PostError(f"{source}: front matter is not valid TOML ({e})") from None
+    return data, text[m.end() :], text[: m.end()].count("\n")
+
+
+def _metadata_lines(text: str) -> tuple[dict[str, Any], str, int] | None:
+    """Pelican-style "Key: value" lines opening the file; at least a title or two keys."""
+    lines = text.split("\n")
+    data: dict[str, Any] = {}
+    k = 0
+    while k < len(lines) and lines[k].strip():
+        m = _METADATA_LINE.match(lines[k])
+        if not m:
+            return None
+        data[m.group("key").strip().lower()] = m.group("value").strip()
+        k += 1
+    if not data or not ("title" in data or len(data) >= 2):
+        return None
+    return data, "\n".join(lines[k:]), k
+
+
+def front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int]:
+    """The metadata block opening the post, whichever of the three forms it takes."""
+    for parse in (_toml_front_matter, _metadata_lines):
+        found = parse(text, source) if parse is _toml_front_matter else _metadata_lines(text)
+        if found is not None:
+            return found
+    return _front_matter(text, source)
+
+
+def _meta(data: dict[str, Any]) -> PageMeta:
+    std: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _KEYS.get(str(key).lower())
+        if name and name not in std and value not in (None, "", []):
+            std[name] = value
+    tags = std.get("tags") or ()
+    if isinstance(tags, str):
+        tags = [t for t in re.split(r"[,;]\s*|\s+", tags) if t]
+    author = std.get("author")
+    if isinstance(author, list):
+        author = ", ".join(str(a) for a in author)
+    if isinstance(author, dict):
+        author = author.get("name")
+    return PageMeta(
+        title=_str(std, "title"),
+        author=" ".join(str(author).split()) if author else None,
+        date=_str(std, "date"),
+        url=_str(std, "url"),
+        tags=tuple(str(t) for t in tags if isinstance(t, str | int)),
+        summary=_str(std, "summary"),
+        language=_str(std, "language"),
+    )
+
+
+def _emphasis(token: Token) -> tuple[bool, str]:
+    """Whether a paragraph is all bold, and the bold run-in lead that opens it if any."""
+    children = [
+        c for c in (token.children or []) if not (c.type == "text" and not c.content.strip())
+    ]
+    if not children or children[0].type != "strong_open":
+        return False, ""
+    depth = 0
+    lead: list[str] = []
+    for k, c in enumerate(children):
+        if c.type == "strong_open":
+            depth += 1
+        elif c.type == "strong_close":
+            depth -= 1
+            if depth == 0:
+                rest = children[k + 1 :]
+                text = "".join(x.content for x in rest if x.type in ("text", "code_inline"))
+                if not rest or not text.strip(" \t.:;,!?-–—"):
+                    return True, ""
+                return False, "".join(lead).strip()
+        elif c.type in ("text", "code_inline"):
+            lead.append(c.content)
+        elif c.type in ("softbreak", "hardbreak"):
+            lead.append(" ")
+    return False, ""
+
+
+def _list_items(tokens: list[Token], i: int) -> tuple[list[tuple[Span, ...]], int]:
+    t = tokens[i]
+    close = t.type.replace("_open", "_close")
+    depth, j, items = 0, i, []
+    while j < len(tokens):
+        tj = tokens[j]
+        if tj.type == t.type:
+            depth += 1
+        elif tj.type == close:
+            depth -= 1
+            if depth == 0:
+                break
+        elif tj.type == "inline" and depth == 1:
+            items.append(_spans(tj))
+        elif tj.type == "inline":
+            items.append((Span("  "), *_spans(tj)))
+        j += 1
+    return [it for it in items if it], j
+
+
+def _quote(tokens: list[Token], i: int) -> tuple[tuple[Span, ...], int]:
+    depth, j = 0, i
+    parts: list[Span] = []
+    while j < len(tokens):
+        if tokens[j].type == "blockquote_open":
+            depth += 1
+        elif tokens[j].type == "blockquote_close":
+            depth -= 1
+            if depth == 0:
+                break
+        elif tokens[j].type == "inline":
+            if parts:
+                parts.append(Span(" "))
+            parts.extend(_spans(tokens[j]))
+        j += 1
+    return tuple(parts), j
+
+
+def markdown_nodes(body: str, offset: int = 0) -> list[Node]:
+    """The body as nodes, in order; Liquid/Hugo template tags and HTML comments carry no text."""
     body = _LIQUID.sub("", body)
-    md = MarkdownIt("commonmark")
-    tokens = md.parse(body)
-    root = _Heading(0, "", 0)
-    heads: list[_Heading] = [root]
-
-    def add(block: Block) -> None:
-        heads[-1].blocks.append(block)
-
+    tokens = MarkdownIt("commonmark").parse(body)
+    nodes: list[Node] = []
     i = 0
     while i < len(tokens):
         t = tokens[i]
         line = (t.map[0] + 1 + offset) if t.map else 0
         if t.type == "heading_open":
-            level = int(t.tag[1])
-            heads.append(_Heading(level, "".join(s.text for s in _spans(tokens[i + 1])), line))
+            spans = _spans(tokens[i + 1])
+            if spans:
+                nodes.append(Node(Block("h", spans, line=line), level=int(t.tag[1]), line=line))
             i += 3
             continue
         if t.type == "paragraph_open":
-            spans = () if _only_images(tokens[i + 1]) else _spans(tokens[i + 1])
+            inline = tokens[i + 1]
+            spans = () if _only_images(inline) else _spans(inline)
             if spans:
-                add(Block("p", spans, line=line))
+                bold, lead = _emphasis(inline)
+                nodes.append(Node(Block("p", spans, line=line), bold=bold, lead=lead, line=line))
             i += 3
             continue
         if t.type in ("bullet_list_open", "ordered_list_open"):
-            close = t.type.replace("_open", "_close")
-            depth, j, items = 0, i, []
-            while j < len(tokens):
-                tj = tokens[j]
-                if tj.type == t.type:
-                    depth += 1
-                elif tj.type == close:
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif tj.type == "inline" and depth == 1:
-                    items.append(_spans(tj))
-                elif tj.type == "inline":
-                    items.append((Span("  "), *_spans(tj)))
-                j += 1
-            kind = "ol" if t.type.startswith("ordered") else "ul"
-            add(Block(kind, items=tuple(it for it in items if it), line=line))
+            items, j = _list_items(tokens, i)
+            if items:
+                kind = "ol" if t.type.startswith("ordered") else "ul"
+                nodes.append(Node(Block(kind, items=tuple(items), line=line), line=line))
             i = j + 1
             continue
         if t.type == "blockquote_open":
-            depth, j = 0, i
-            parts: list[Span] = []
-            while j < len(tokens):
-                if tokens[j].type == "blockquote_open":
-                    depth += 1
-                elif tokens[j].type == "blockquote_close":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif tokens[j].type == "inline":
-                    if parts:
-                        parts.append(Span(" "))
-                    parts.extend(_spans(tokens[j]))
-                j += 1
-            if parts:
-                add(Block("quote", tuple(parts), line=line))
+            spans, j = _quote(tokens, i)
+            if spans:
+                nodes.append(Node(Block("quote", spans, line=line), line=line))
             i = j + 1
             continue
         if t.type in ("fence", "code_block"):
-            add(Block("code", code=t.content.rstrip("\n"), line=line))
+            nodes.append(Node(Block("code", code=t.content.rstrip("\n"), line=line), line=line))
         elif t.type == "html_block":
             for event in _html_events(t.content, line):
                 if isinstance(event, _Heading):
-                    heads.append(event)
+                    block = Block("h", (Span(event.text),), line=line)
+                    nodes.append(Node(block, level=event.level, line=line))
                 else:
-                    add(event)
+                    nodes.append(Node(event, bold=_all_strong(event), line=line))
         i += 1
-
-    title = _str(data, "title")
-    found = heads[1:]
-    if title is None:
-        h1 = [h for h in found if h.level == 1]
-        if len(h1) == 1 and found and found[0] is h1[0]:
-            title = h1[0].text
-            root.blocks.extend(h1[0].blocks)
-            found = found[1:]
-    if title is None:
-        raise PostError(f"{source}:1: no title: add 'title:' front matter or a '# ' heading")
-    return _assemble(title, data, found, root.blocks, source)
+    return nodes
 
 
-def _assemble(
-    title: str, data: dict[str, Any], found: list[_Heading], intro: list[Block], source: str
-) -> Post:
-    """Top-level headings become sections; lower ones stay inside as sub-headings."""
-    intro = list(intro)
-    level = min((h.level for h in found), default=2)
-    sections: list[Section] = []
-    conclusion: list[Block] = []
-    conclusion_heading: str | None = None
-    references: list[Reference] = []
-    where = "body"
-    for h in found:
-        if h.level > level:
-            target = intro if where == "body" and not sections else None
-            block = Block("h", (Span(h.text),), line=h.line)
-            if where == "conclusion":
-                conclusion.extend([block, *h.blocks])
-            elif where == "references":
-                references.extend(_references(h.blocks, len(references)))
-            elif target is not None:
-                target.extend([block, *h.blocks])
-            else:
-                last = sections[-1]
-                sections[-1] = Section(last.heading, (*last.blocks, block, *h.blocks), last.line)
-            continue
-        if _REFERENCES.match(h.text):
-            where = "references"
-            references.extend(_references(h.blocks, len(references)))
-        elif _CONCLUSION.match(h.text) and sections:
-            where = "conclusion"
-            conclusion_heading = conclusion_heading or h.text
-            conclusion.extend(h.blocks)
-        elif where == "conclusion":
-            conclusion.extend([Block("h", (Span(h.text),), line=h.line), *h.blocks])
-        elif not sections and _INTRO.match(h.text):
-            intro.extend(h.blocks)
-        else:
-            where = "body"
-            sections.append(Section(h.text, tuple(h.blocks), h.line))
-    tags = data.get("tags") or data.get("categories") or ()
-    if isinstance(tags, str):
-        tags = [t for t in re.split(r"[,\s]+", tags) if t]
-    return Post(
-        title=title,
-        source=source,
-        sections=tuple(sections),
-        intro=tuple(intro),
-        conclusion=tuple(conclusion),
-        conclusion_heading=conclusion_heading,
-        references=tuple(references),
-        author=_str(data, "author"),
-        url=_str(data, "url") or _str(data, "canonical_url"),
-        date=_str(data, "date"),
-        tags=tuple(str(t) for t in tags if isinstance(t, str | int)),
-        summary=_str(data, "summary") or _str(data, "description"),
+def _all_strong(block: Block) -> bool:
+    return (
+        block.kind == "p"
+        and bool(block.spans)
+        and all(s.strong or not s.text.strip() for s in block.spans)
     )
 
 
-def _references(blocks: list[Block], start: int) -> list[Reference]:
-    refs: list[Reference] = []
-    for b in blocks:
-        entries = list(b.items) if b.kind in ("ul", "ol") else [b.spans] if b.kind == "p" else []
-        for spans in entries:
-            text = "".join(s.text for s in spans).strip()
-            if not text:
-                continue
-            href = next((s.href for s in spans if s.href), None)
-            m = re.match(r"^(?:\((\d+)\)|\[(\d+)\])\s*", text)
-            marker = (m.group(1) or m.group(2)) if m else str(start + len(refs) + 1)
-            refs.append(Reference(marker, text[m.end() :] if m else text, href))
-    return refs
+def read_markdown(text: str, source: str) -> tuple[PageMeta, list[Node]]:
+    data, body, offset = front_matter(text, source)
+    return _meta(data), markdown_nodes(body, offset)

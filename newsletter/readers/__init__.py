@@ -1,0 +1,238 @@
+"""Readers: one per kind of source, all ending in the same `Post`.
+
+Like pelican's readers, each knows one input kind and is chosen by the file's extension or by
+`--format`: Markdown (.md, .markdown), HTML (.html, .htm, a saved page), copied text (.txt), and a
+URL given instead of a file (fetched, then read as HTML). A reader turns its source into nodes and
+metadata; `outline` then chooses the sections the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PostError
+from ..model import Post, Reference, TextWarning
+from .nodes import Node, PageMeta
+from .outline import (
+    Outline,
+    assemble,
+    choose_outline,
+    loosely_equal,
+    numbering,
+    starts_with_phrase,
+    words,
+)
+from .warnings import text_warnings
+
+FORMATS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".txt": "text",
+    ".text": "text",
+}
+FORMAT_NAMES = ("markdown", "html", "text")
+
+# What to do when no sections were found, by input kind: the one line says the next step.
+_NO_SECTIONS_HINT = {
+    "markdown": "give each section a heading ('## ' lines, all at one level)",
+    "html": "run `newsletter import` on it, then mark each section with a '## ' heading in the "
+    "Markdown it writes",
+    "text": "run `newsletter import` on it, then mark each section with a '## ' heading in the "
+    "Markdown it writes",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A post's raw text and what it is: the reader's input."""
+
+    text: str
+    name: str  # a path or a URL, for messages
+    fmt: str
+    url: str | None = None  # where the page lives, when known
+
+
+def detect_format(name: str, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMAT_NAMES:
+            raise PostError(f"{name}: unknown format {fmt!r}: use one of {', '.join(FORMAT_NAMES)}")
+        return fmt
+    suffix = Path(name).suffix.lower()
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    raise PostError(
+        f"{name}: unknown post format {suffix or '(no extension)'!r}: use .md, .html or .txt, "
+        "or say --format markdown|html|text"
+    )
+
+
+def open_source(name: str, fmt: str | None = None) -> Source:
+    """Read a file, or fetch a URL, into a `Source`."""
+    from .fetch import fetch_page, is_url
+
+    if is_url(name):
+        page = fetch_page(name)
+        return Source(page.text, name, fmt or "html", url=page.url)
+    path = Path(name)
+    kind = detect_format(name, fmt)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PostError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PostError(f"{path}: is a folder, not a post") from None
+    except OSError as e:
+        raise PostError(f"{path}: cannot read ({e.strerror})") from None
+    if kind == "html":
+        from .html import decode_html
+
+        text = decode_html(raw)
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise PostError(
+                f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                "save the post as UTF-8"
+            ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise PostError(f"{path}: the post is empty")
+    return Source(text, str(path), kind)
+
+
+def read_post(name: str, fmt: str | None = None, *, strict: bool = False) -> Post:
+    """The post at `name` (a path or a URL), read by the reader for its kind and outlined."""
+    src = open_source(name, fmt)
+    post = parse_source(src)
+    if strict and post.warnings:
+        first = post.warnings[0]
+        more = f" (and {len(post.warnings) - 1} more)" if len(post.warnings) > 1 else ""
+        raise PostError(f"{first.source}:{first.line}: {first.message}{more}")
+    if not post.sections:
+        raise PostError(f"found no sections in {post.source}: {_NO_SECTIONS_HINT[src.fmt]}")
+    return post
+
+
+Reader = Callable[[Source], tuple[PageMeta, list[Node], list[Reference], list[TextWarning]]]
+
+
+def _read_markdown(src: Source) -> tuple[PageMeta, list[Node], list[Reference], list[TextWarning]]:
+    from .markdown import read_markdown
+
+    meta, nodes = read_markdown(src.text, src.name)
+    warnings: list[TextWarning] = []
+    if not meta.title:
+        first = next((k for k, n in enumerate(nodes) if n.block.kind == "h"), None)
+        h1s = [n for n in nodes if n.block.kind == "h" and n.level == 1]
+        if first is not None and (len(h1s) == 1 and nodes[first] is h1s[0]):
+            meta = dataclasses.replace(meta, title=nodes[first].text)
+            nodes = nodes[:first] + nodes[first + 1 :]
+        else:
+            title = _title_from_file_name(src.name)
+            warnings.append(
+                TextWarning(
+                    src.name,
+                    1,
+                    f"no title: using {title!r} from the file name; add 'title:' front matter",
+                )
+            )
+            meta = dataclasses.replace(meta, title=title)
+    return meta, nodes, [], warnings
+
+
+def _title_from_file_name(name: str) -> str:
+    """Jekyll's way: "2019-05-01-general-advice.md" is "General Advice"."""
+    stem = Path(name).stem
+    stem = re.sub(r"^\d{4}-\d{1,2}-\d{1,2}-", "", stem)
+    stem = re.sub(r"^\d+[-_]", "", stem) if re.match(r"^\d+[-_]\D", stem) else stem
+    text = re.sub(r"[-_]+", " ", stem).strip()
+    return text[:1].upper() + text[1:] if text else "Untitled"
+
+
+def _read_text(src: Source) -> tuple[PageMeta, list[Node], list[Reference], list[TextWarning]]:
+    from .text import read_text
+
+    meta, nodes, refs = read_text(src.text, src.name)
+    if not meta.title:
+        raise PostError(f"{src.name}: found no text once page chrome was removed")
+    return meta, nodes, refs, []
+
+
+def _read_html(src: Source) -> tuple[PageMeta, list[Node], list[Reference], list[TextWarning]]:
+    from .html import read_html
+
+    meta, nodes = read_html(src.text, src.name, src.url)
+    if meta.title:
+        # The headline itself opens the article's nodes: it is the title, not a heading.
+        nodes = [
+            n
+            for n in nodes
+            if not (n.block.kind == "h" and n.level <= 1 and loosely_equal(n.text, meta.title))
+        ] or nodes
+    return meta, nodes, [], []
+
+
+READERS: dict[str, Reader] = {"markdown": _read_markdown, "text": _read_text, "html": _read_html}
+
+
+def parse_source(src: Source) -> Post:
+    """Read `src` with its reader, then choose its outline."""
+    meta, nodes, refs, warnings = READERS[src.fmt](src)
+    title = " ".join((meta.title or "").split())
+    outline = choose_outline(nodes, title, _intro_hint(nodes))
+    parts = assemble(nodes, outline)
+    post = Post(
+        title=title or "Untitled",
+        source=src.name,
+        sections=parts.sections,
+        intro=parts.intro,
+        conclusion=parts.conclusion,
+        conclusion_heading=parts.conclusion_heading,
+        references=tuple(refs) or parts.references,
+        author=meta.author,
+        url=meta.url or src.url,
+        date=meta.date,
+        tags=meta.tags,
+        summary=meta.summary,
+    )
+    found = tuple(warnings) + tuple(text_warnings(post, scraped=src.fmt == "text"))
+    return dataclasses.replace(post, warnings=tuple(sorted(found, key=lambda w: w.line)))
+
+
+def _intro_hint(nodes: list[Node]) -> str:
+    """Lead-in sentences near the top, where a post says how many items follow ("Here are 15
+    tips to…:", "Voici sept raisons :"): those ending in a colon or announcing the list."""
+    out: list[str] = []
+    for n in nodes[:40]:
+        if n.block.kind == "h" or numbering(n.text) is not None:
+            break  # the list has begun: numbers from here on count other things
+        if n.block.kind != "p" or words(n.text) < 4:
+            continue
+        for sentence in re.split(r"(?<=[.!?:])\s+", n.text):
+            s = sentence.strip()
+            if s.endswith(":") or re.match(r"(?i)(?:here|hier|voici|voilà|ecco|aquí|aqui)\b", s):
+                out.append(s)
+    return " ".join(out)
+
+
+__all__ = [
+    "FORMATS",
+    "FORMAT_NAMES",
+    "Node",
+    "Outline",
+    "PageMeta",
+    "Source",
+    "open_source",
+    "parse_source",
+    "read_post",
+    "starts_with_phrase",
+]

@@ -49,10 +49,16 @@ def test_post_without_sections(tmp_path: Path) -> None:
         "at all, so there is nothing to split into a series.\n",
         encoding="utf-8",
     )
+    # Copied text: the way out is `newsletter import`, then headings in the Markdown.
     assert_one_line_error(
-        run("split", str(flat)),
-        f"found no section headings in {flat}: add '## ' headings or a list of items in the intro",
+        run("split", str(flat)), f"found no sections in {flat}", "newsletter import", "'## '"
     )
+
+
+def test_markdown_without_sections_says_to_add_headings(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.md"
+    flat.write_text("# A Title\n\nOne paragraph and nothing else.\n", encoding="utf-8")
+    assert_one_line_error(run("split", str(flat)), f"found no sections in {flat}", "'## ' lines")
 
 
 def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
@@ -77,10 +83,13 @@ def test_broken_front_matter_names_the_line(tmp_path: Path) -> None:
     assert_one_line_error(run("split", str(bad)), str(bad), "front matter")
 
 
-def test_markdown_without_title(tmp_path: Path) -> None:
-    bad = tmp_path / "untitled.md"
+def test_markdown_without_title_takes_the_file_name_and_warns(tmp_path: Path) -> None:
+    bad = tmp_path / "2024-05-01-calm-mornings.md"
     bad.write_text("Some text.\n\n## One\n\nA.\n\n## Two\n\nB.\n", encoding="utf-8")
-    assert_one_line_error(run("split", str(bad)), f"{bad}:1", "title")
+    r = run("split", str(bad), "--json")
+    assert r.returncode == 0, r.stderr
+    assert '"title": "Calm mornings"' in r.stdout
+    assert f"{bad}:1: warning: no title: using 'Calm mornings' from the file name" in r.stderr
 
 
 def test_warnings_name_the_lost_drop_cap_and_dangling_links() -> None:

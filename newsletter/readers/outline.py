@@ -36,6 +36,8 @@ SHORT_SENTENCE_WORDS = 5
 RUNIN_SENTENCE_WORDS, RUNIN_WORDS = 8, 6
 # German capitalises every noun: a fifth of its words or more start with a capital.
 NOUN_CAPITALS_SHARE = 0.2
+# Fewer words than this between two headings of one form make them a menu's entries.
+MENU_BODY_WORDS = 3
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -387,15 +389,17 @@ def _refine(
 ) -> tuple[list[Candidate], list[str]]:
     """The group as a series would use it: title repeats, repeated labels and menus out, the
     numbered run kept. Returns the members left and the texts of any menu (a table of contents)."""
-    members = [c for c in group if not (title and loosely_equal(c.text, title))]
+    members = [c for c in group if not (title and loosely_equal(c.text, title))] or group
     # Headings with nothing between them are a menu or a table of contents, not sections.
     toc: list[str] = []
     keep: list[Candidate] = []
     last_of_run: list[tuple[Candidate, int]] = []
     bodies = _bodies(nodes, [c.index for c in members], inline)
+    # Markup headings are meant: only nothing at all between two makes them a menu.
+    empty = 1 if group and group[0].style[0] == "h" else MENU_BODY_WORDS
     for k, c in enumerate(members):
-        empty_after = k + 1 < len(members) and bodies[k] < 3
-        empty_before = k > 0 and bodies[k - 1] < 3
+        empty_after = k + 1 < len(members) and bodies[k] < empty
+        empty_before = k > 0 and bodies[k - 1] < empty
         if empty_after:
             toc.append(c.text)
         elif empty_before:
@@ -472,7 +476,8 @@ def choose_outline(nodes: Sequence[Node], title: str, intro_hint: str = "") -> O
         core = [m for m in core if not starts_with_phrase(m.text, phrases().conclusion)]
         core = [m for m in core if not starts_with_phrase(m.text, phrases().back_matter, True)]
         n = len(core)
-        if not MIN_SECTIONS <= n <= MAX_SECTIONS:
+        # One marked-up heading is a (short) series the writer asked for; inferred ones need two.
+        if not (1 if style[0] == "h" else MIN_SECTIONS) <= n <= MAX_SECTIONS:
             continue
         heads = [c.index for c in members]
         bodies = _bodies(nodes, heads, inline)

@@ -33,6 +33,7 @@ class Block:
     items: tuple[tuple[Span, ...], ...] = ()
     code: str = ""
     line: int = 0
+    src: str = ""  # kind "img": the picture's absolute URL (its alt text is the spans)
 
     @property
     def text(self) -> str:

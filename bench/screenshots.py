@@ -17,7 +17,9 @@ from typing import Literal
 
 from playwright.sync_api import sync_playwright
 
-from newsletter.cli import main as newsletter
+from newsletter import service
+from newsletter.build import write_build
+from newsletter.config import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.browser
 from tests.browser import ARGS as BROWSER_ARGS
@@ -69,9 +71,9 @@ def main() -> int:
         print(f"screenshots: no Chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        if newsletter(["build", args.post, "-o", tmp]) != 0:
-            return 1
-        found = sorted(Path(tmp).glob(f"*/{args.issue:02d}-*/email.html"))
+        settings = load_settings()
+        folder, _ = write_build(service.load_series(Path(args.post), settings), settings, Path(tmp))
+        found = sorted(folder.glob(f"{args.issue:02d}-*/email.html"))
         if not found:
             print(f"screenshots: the post has no issue {args.issue}", file=sys.stderr)
             return 1

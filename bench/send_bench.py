@@ -20,10 +20,7 @@ Loopback only; each run stops at `--max-seconds` (its rate is then over what it 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
-import os
 import queue
 import smtplib
 import sys
@@ -38,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.smtpd, the same server the tests use
 
-from newsletter.cli import main as newsletter_main  # noqa: E402
+from newsletter import service  # noqa: E402
 from newsletter.config import Settings, load_settings  # noqa: E402
 from newsletter.mailer import RateLimiter, SmtpConnection, flatten  # noqa: E402
 from newsletter.runner import run_once  # noqa: E402
@@ -64,11 +61,9 @@ def sample_message(settings: Settings) -> tuple[EmailMessage, str]:
     """Issue 1 of the sample post as the renderer makes it, or a same-sized stand-in."""
     try:
         from newsletter.message import build_message
-        from newsletter.post import load_post
         from newsletter.render import render_issue
-        from newsletter.series import split_post
 
-        series = split_post(load_post(SAMPLE), settings)
+        series = service.load_series(SAMPLE, settings)
         email = render_issue(series, series.issues[0], settings)
         msg = build_message(
             email,
@@ -173,13 +168,11 @@ def run_newsletter(server: SmtpTestServer, to: list[str], workers: int, budget: 
             encoding="utf-8",
         )
         (root / "list.csv").write_text("email\n" + "\n".join(to) + "\n", encoding="utf-8")
-        argv = ["--config", str(config), "schedule", str(SAMPLE), "--start", "2025-03-03"]
-        os.environ["NEWSLETTER_NOW"] = "2025-03-01T00:00:00+00:00"
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            if newsletter_main([*argv, "--at", "09:00", "--tz", "UTC"]) != 0:
-                raise SystemExit("newsletter schedule failed")
-        del os.environ["NEWSLETTER_NOW"]
         settings = load_settings(config)
+        before = datetime(2025, 3, 1, tzinfo=UTC)
+        series = service.load_series(SAMPLE, settings)
+        when = service.timing(settings, before, start="2025-03-03", at="09:00", tz="UTC")
+        service.queue_series(series, settings, when, now=before)
         stop = threading.Event()
         timer = threading.Timer(budget, stop.set)
         timer.start()

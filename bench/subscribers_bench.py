@@ -44,6 +44,7 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def child(mode: str, csv: Path, workdir: Path) -> dict[str, object]:
+    from newsletter.model import Email
     from newsletter.outbox import Outbox, PlannedIssue, SeriesPlan
     from newsletter.subscribers import read_subscribers
 
@@ -69,7 +70,7 @@ def child(mode: str, csv: Path, workdir: Path) -> dict[str, object]:
             timezone="UTC",
             local_time="14:00",
             every_weeks=1,
-            issues=(PlannedIssue(1, "one", "One", now, "s", "p", "<p>h</p>", "t"),),
+            issues=(PlannedIssue(1, "one", "One", now, Email("s", "p", "<p>h</p>", "t")),),
         )
         with Outbox.open(workdir / "bench-outbox.sqlite3") as ob:
             ob.schedule(plan, replace=True, now=now)

@@ -55,8 +55,9 @@ def _write_emails(
     page); message.eml is a complete message to a placeholder reader. `now` dates the sample
     messages (the local time when not given: this is the edge that may read the clock).
     """
+    from .links import unsubscribe_base_url
     from .message import build_message
-    from .render import personalize, render_series, unsubscribe_base_url
+    from .render import personalize, render_series
 
     date = now or localtime()
     unsubscribe = unsubscribe_base_url(settings)

@@ -20,7 +20,7 @@ from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
 from .config import Settings
-from .errors import ConfigError, NewsletterError
+from .errors import ConfigError, UsageError
 from .model import Block, Issue, Series
 from .series import CITATION_RE
 
@@ -246,13 +246,18 @@ _COUNTERS: dict[str, Callable[[str], int]] = {
 }
 
 
+def platforms(name: str | None = None) -> tuple[str, ...]:
+    """Every platform, or only `name` (any case); a name not in the table is a usage error."""
+    if name is None:
+        return PLATFORMS
+    key = name.strip().lower()
+    if key not in RULES:
+        raise UsageError(f"unknown platform {name!r}: choose one of {', '.join(PLATFORMS)}")
+    return (key,)
+
+
 def _rule(platform: str) -> PlatformRule:
-    try:
-        return RULES[platform]
-    except KeyError:
-        raise NewsletterError(
-            f"unknown platform {platform!r}: choose one of {', '.join(PLATFORMS)}"
-        ) from None
+    return RULES[platforms(platform)[0]]
 
 
 def caption_length(platform: str, text: str) -> int:
@@ -576,10 +581,12 @@ def _grow(draft: _Draft, fits: Callable[[_Draft], bool], options: list[_Draft]) 
     return next((o for o in options if fits(o)), draft)
 
 
-def captions_for_issue(series: Series, issue: Issue, settings: Settings) -> dict[str, str]:
-    """Every platform's caption for one issue, in `PLATFORMS` order."""
+def captions_for_issue(
+    series: Series, issue: Issue, settings: Settings, only: tuple[str, ...] = PLATFORMS
+) -> dict[str, str]:
+    """The caption of every platform (or those in `only`) for one issue, in `PLATFORMS` order."""
     ranked = _sentences(series, issue)
-    return {p: _caption(series, issue, p, settings, ranked) for p in PLATFORMS}
+    return {p: _caption(series, issue, p, settings, ranked) for p in PLATFORMS if p in only}
 
 
 def captions_json(series: Series, settings: Settings) -> dict[str, Any]:

@@ -7,17 +7,60 @@ read from it only when a connection is opened.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
 DEFAULT_CONFIG = "newsletter.toml"
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SECURITY_MODES = ("starttls", "ssl", "none")
+RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+DIRECTIONS = ("ltr", "rtl", "auto")
+
+
+# --- values shared by settings and command-line flags ----------------------------------------
+# Each raises ValueError with the whole sentence; the caller says whose mistake it is (a setting
+# in a file: ConfigError, a flag: UsageError).
+
+
+def parse_date(value: str, what: str = "--start") -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def parse_time(value: str, what: str = "--at") -> dt.time:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{what} {value!r} is not a time of day; write it as HH:MM (24-hour)")
+    return dt.time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_zone(value: str, what: str = "--tz") -> ZoneInfo:
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{what} {value!r} is not an IANA time zone; use a name like 'America/New_York'"
+        ) from None
+
+
+def parse_every(value: int, what: str = "--every") -> int:
+    if value < 1:
+        raise ValueError(f"{what} {value}: issues must be at least 1 week apart")
+    return value
 
 
 @dataclass(frozen=True)
@@ -60,6 +103,11 @@ class SmtpSettings:
     timeout: float = 30
     helo: str = ""
 
+    @property
+    def rate_interval(self) -> float:
+        """Seconds between two messages under `rate_limit` per `rate_period`; 0 for no limit."""
+        return RATE_PERIODS[self.rate_period] / self.rate_limit if self.rate_limit > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class ScheduleSettings:
@@ -68,6 +116,16 @@ class ScheduleSettings:
     timezone: str = "Europe/London"
     every: int = 1
     poll_seconds: int = 60
+
+    @property
+    def at(self) -> dt.time:
+        """`time` as a time of day (checked when the settings were loaded)."""
+        return parse_time(self.time, "[schedule] time")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """`timezone` as a zone (checked when the settings were loaded)."""
+        return parse_zone(self.timezone, "[schedule] timezone")
 
 
 @dataclass(frozen=True)
@@ -115,19 +173,11 @@ class Settings:
         return p if p.is_absolute() else self.base_dir / p
 
 
-_CHOICES = {
-    ("smtp", "security"): ("starttls", "ssl", "none"),
-    ("smtp", "rate_period"): ("second", "minute", "hour"),
-    ("newsletter", "dir"): ("ltr", "rtl", "auto"),
-    ("schedule", "weekday"): (
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ),
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("smtp", "security"): SECURITY_MODES,
+    ("smtp", "rate_period"): tuple(RATE_PERIODS),
+    ("newsletter", "dir"): DIRECTIONS,
+    ("schedule", "weekday"): WEEKDAYS,
 }
 
 
@@ -165,9 +215,7 @@ def settings_from_dict(
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{name}] must be a table of settings")
         sections[name] = _section(hints[name], name, value, source)
-    settings = Settings(**sections, base_dir=base_dir or Path.cwd(), source=source)
-    _check(settings, source)
-    return settings
+    return validate(Settings(**sections, base_dir=base_dir or Path.cwd(), source=source))
 
 
 def _section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
@@ -182,13 +230,8 @@ def _section(cls: type, section: str, values: dict[str, Any], source: str) -> An
                 f"(known: {', '.join(sorted(by_key))})"
             )
         kwargs[f.name] = _coerce(hints[f.name], value, f"[{section}] {key}", source)
-        allowed = _CHOICES.get((section, key))
-        if allowed and str(value).lower() not in allowed:
-            raise ConfigError(
-                f"{source}: [{section}] {key} = {value!r} is not one of: {', '.join(allowed)}"
-            )
-        if allowed:
-            kwargs[f.name] = str(value).lower()
+        if (section, key) in _CHOICES:
+            kwargs[f.name] = kwargs[f.name].strip().lower()
     return cls(**kwargs)
 
 
@@ -225,8 +268,20 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
     raise ConfigError(f"{source}: {where} has an unsupported value {value!r}")  # pragma: no cover
 
 
-def _check(s: Settings, source: str) -> None:
-    """Cross-field checks that a type alone cannot express."""
+def validate(s: Settings) -> Settings:
+    """Every check a type alone cannot express: choices, ranges, formats, unsafe combinations.
+
+    The one place settings are checked; the stages take them as given.
+    """
+    source = s.source
+    for (section, key), allowed in _CHOICES.items():
+        part = getattr(s, section)
+        f = next(f for f in dataclasses.fields(part) if f.metadata.get("key", f.name) == key)
+        value = getattr(part, f.name)
+        if value not in allowed:
+            raise ConfigError(
+                f"{source}: [{section}] {key} = {value!r} is not one of: {', '.join(allowed)}"
+            )
     if not 0 < s.smtp.port < 65536:
         raise ConfigError(f"{source}: [smtp] port must be between 1 and 65535, got {s.smtp.port}")
     if s.smtp.connections < 1:
@@ -237,25 +292,38 @@ def _check(s: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [schedule] every must be at least 1 (weeks)")
     if s.schedule.poll_seconds < 1:
         raise ConfigError(f"{source}: [schedule] poll_seconds must be at least 1")
-    parts = s.schedule.time.split(":")
-    if (
-        len(parts) != 2
-        or not all(p.isdigit() for p in parts)
-        or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)
+    for value, what, parse in (
+        (s.schedule.time, "[schedule] time", parse_time),
+        (s.schedule.timezone, "[schedule] timezone", parse_zone),
     ):
-        raise ConfigError(f"{source}: [schedule] time must be HH:MM, got {s.schedule.time!r}")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(s.schedule.timezone)
-    except (KeyError, ValueError):
+        try:
+            parse(value, what)
+        except ValueError as e:
+            raise ConfigError(f"{source}: {e}") from None
+    if s.smtp.timeout <= 0:
+        raise ConfigError(f"{source}: [smtp] timeout must be more than 0 seconds")
+    if not s.smtp.host:
+        raise ConfigError(f"{source}: [smtp] host is empty; name your SMTP server")
+    if s.smtp.username and s.smtp.security == "none" and not is_loopback(s.smtp.host):
         raise ConfigError(
-            f"{source}: [schedule] timezone {s.schedule.timezone!r} is not an IANA zone "
-            "such as 'Europe/London'"
-        ) from None
+            f'{source}: [smtp] security = "none" would send the password for '
+            f'{s.smtp.username!r} unencrypted to {s.smtp.host}; use security = "starttls" '
+            '(port 587) or "ssl" (port 465)'
+        )
     for key, value in s.social.limits.items():
         if value < 1:
             raise ConfigError(f"{source}: [social] limits.{key} must be at least 1")
+    return s
+
+
+def is_loopback(host: str) -> bool:
+    """This machine's own address: the one place a password may travel unencrypted."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def smtp_password(s: Settings) -> str | None:

@@ -18,8 +18,9 @@ from email.policy import Policy
 from email.utils import localtime, make_msgid
 
 from .config import Settings
-from .errors import ConfigError, TemplateError
-from .render import Email, personalize
+from .errors import ConfigError, NewsletterError, RecipientError, TemplateError
+from .model import Email
+from .render import personalize
 
 MAX_HEADER_LINE = 998  # RFC 5322: no line may be longer, folded or not
 
@@ -52,9 +53,9 @@ def _policy(utf8: bool) -> Policy:
     return email_policy.SMTP.clone(header_factory=registry, utf8=utf8)
 
 
-def _no_line_breaks(value: str, what: str) -> str:
+def _no_line_breaks(value: str, what: str, error: type[NewsletterError] = TemplateError) -> str:
     if "\r" in value or "\n" in value:
-        raise TemplateError(
+        raise error(
             f"{what} contains a line break, which would start a new mail header: "
             f"{value[:60]!r}; remove it"
         )
@@ -63,16 +64,16 @@ def _no_line_breaks(value: str, what: str) -> str:
 
 def _address(display: str | None, addr_spec: str, what: str) -> Address:
     """An Address from its parts; the domain in IDNA (xn--) form, the local part as given."""
-    _no_line_breaks(display or "", what)
-    _no_line_breaks(addr_spec, what)
+    _no_line_breaks(display or "", what, RecipientError)
+    _no_line_breaks(addr_spec, what, RecipientError)
     addr_spec = addr_spec.strip()
     local, at, domain = addr_spec.rpartition("@")
     if not at or not local or not domain or any(c in addr_spec for c in ' <>,;"()[]\\'):
-        raise TemplateError(f"{what} {addr_spec!r} is not an email address like name@example.com")
+        raise RecipientError(f"{what} {addr_spec!r} is not an email address like name@example.com")
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise TemplateError(f"{what} {addr_spec!r}: the domain is not a valid name") from None
+        raise RecipientError(f"{what} {addr_spec!r}: the domain is not a valid name") from None
     return Address(display_name=" ".join((display or "").split()), username=local, domain=domain)
 
 
@@ -92,7 +93,7 @@ def _setting_address(value: str, key: str, settings: Settings) -> Address:
     a = addresses[0]
     try:
         return _address(a.display_name, f"{a.username}@{a.domain}", f"[newsletter] {key}")
-    except TemplateError as e:
+    except RecipientError as e:
         raise ConfigError(f"{settings.source}: {e}") from None
 
 

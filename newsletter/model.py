@@ -54,8 +54,8 @@ def paragraph(text: str, line: int = 0) -> Block:
 
 
 def blocks_text(blocks: tuple[Block, ...]) -> str:
-    """Plain text of a run of blocks, one blank line between blocks."""
-    return "\n\n".join(b.text for b in blocks if b.text.strip())
+    """Plain text of a run of blocks, one blank line between blocks; pictures are not text."""
+    return "\n\n".join(b.text for b in blocks if b.kind != "img" and b.text.strip())
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,23 @@ class Issue:
     @property
     def is_last(self) -> bool:
         return self.number == self.total
+
+
+@dataclass(frozen=True)
+class Email:
+    """One issue, rendered once: what every recipient gets, before their own parts go in.
+
+    `html` and `text` still hold the per-recipient tokens (name, unsubscribe link). `mjml` is
+    the template's output before compiling, and `warnings` what rendering noticed; neither is
+    kept in the outbox.
+    """
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    mjml: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

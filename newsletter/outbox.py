@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from .config import Settings
-from .errors import DeliveryError
+from .errors import OutboxBusy, OutboxError
+from .model import Email
+from .schedule_plan import format_local
 from .subscribers import Subscriber, email_key
 
 PENDING = "pending"
@@ -105,7 +109,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-_STORED_EMAIL = (  # the columns of a StoredEmail, in its field order
+_STORED_ISSUE = (  # the columns of a StoredIssue, then of its Email, in field order
     "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html, i.text"
     " FROM issues i JOIN series s ON s.id = i.series_id"
 )
@@ -134,10 +138,7 @@ class PlannedIssue:
     slug: str
     title: str
     send_at: datetime
-    subject: str
-    preheader: str
-    html: str
-    text: str
+    email: Email
 
 
 @dataclass(frozen=True)
@@ -164,18 +165,21 @@ class ScheduleResult:
 
 
 @dataclass(frozen=True)
-class StoredEmail:
-    """The rendered issue as stored at schedule time."""
+class StoredIssue:
+    """A queued issue and its email, as rendered at schedule time."""
 
     issue_id: int
     series_slug: str
     number: int
     slug: str
     title: str
-    subject: str
-    preheader: str
-    html: str
-    text: str
+    email: Email
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredIssue:
+        """From the columns `_STORED_ISSUE` selects, in its order."""
+        issue_id, series_slug, number, slug, title, *email = row
+        return cls(issue_id, series_slug, number, slug, title, Email(*email))
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,11 @@ class IssueStatus:
     def count(self, state: str) -> int:
         return self.counts.get(state, 0)
 
+    @property
+    def local(self) -> str:
+        """The send time as the writer reads it, in the series' own zone."""
+        return format_local(self.send_at, ZoneInfo(self.timezone))
+
     def phase(self, now: datetime) -> str:
         """scheduled | due | sending | done: where this issue stands at `now`."""
         if not self.materialized:
@@ -227,15 +236,15 @@ class Outbox:
     def open(cls, path: Path, *, create: bool = True) -> Outbox:
         """Connect (WAL, foreign keys, a patient busy timeout) and bring the schema up to date."""
         if not create and not path.exists():
-            raise DeliveryError(f"{path}: no outbox yet; queue a series with 'newsletter schedule'")
+            raise OutboxError(f"{path}: no outbox yet; queue a series with 'newsletter schedule'")
         if not path.parent.is_dir():
-            raise DeliveryError(
+            raise OutboxError(
                 f"{path}: its folder does not exist; create it or change [outbox] path"
             )
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         except sqlite3.Error as e:
-            raise DeliveryError(f"{path}: cannot open the outbox ({e})") from None
+            raise OutboxError(f"{path}: cannot open the outbox ({e})") from None
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -244,7 +253,7 @@ class Outbox:
             outbox._migrate()
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise DeliveryError(
+            raise OutboxError(
                 f"{path}: not a usable outbox database ({e}); move it away or change [outbox] path"
             ) from None
         except BaseException:
@@ -272,7 +281,7 @@ class Outbox:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
-            raise DeliveryError(f"{self.path}: the outbox is busy ({e}); try again") from None
+            raise OutboxBusy(f"{self.path}: the outbox is busy ({e}); try again") from None
         try:
             yield self._conn
         except BaseException:
@@ -283,7 +292,7 @@ class Outbox:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as e:
                 self._conn.execute("ROLLBACK")
-                raise DeliveryError(f"{self.path}: could not save to the outbox ({e})") from None
+                raise OutboxBusy(f"{self.path}: could not save to the outbox ({e})") from None
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -293,7 +302,7 @@ class Outbox:
         )
         current = self.schema_version()
         if current > SCHEMA_VERSION:
-            raise DeliveryError(
+            raise OutboxError(
                 f"{self.path}: outbox schema version {current} is newer than this program "
                 f"understands ({SCHEMA_VERSION}); upgrade newsletter"
             )
@@ -348,7 +357,7 @@ class Outbox:
                     "SELECT COUNT(*), MIN(send_at) FROM issues WHERE series_id = ?", (row[0],)
                 ).fetchone()
                 when = f", first {parse_ts(first):%Y-%m-%d %H:%M} UTC" if first else ""
-                raise DeliveryError(
+                raise OutboxError(
                     f"{self.path}: '{plan.slug}' is already scheduled ({count} issues{when}); "
                     "add --replace to replace the issues not sent yet"
                 )
@@ -390,14 +399,15 @@ class Outbox:
                 )
             }
             for issue in plan.issues:
+                email = issue.email
                 values = (
                     issue.slug,
                     issue.title,
                     ts(issue.send_at),
-                    issue.subject,
-                    issue.preheader,
-                    issue.html,
-                    issue.text,
+                    email.subject,
+                    email.preheader,
+                    email.html,
+                    email.text,
                 )
                 old = existing.pop(issue.number, None)
                 if old is None:
@@ -463,20 +473,20 @@ class Outbox:
             for row in rows
         ]
 
-    def due_issues(self, now: datetime) -> list[StoredEmail]:
+    def due_issues(self, now: datetime) -> list[StoredIssue]:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
         rows = self._conn.execute(
-            _STORED_EMAIL
+            _STORED_ISSUE
             + " WHERE i.materialized_at IS NULL AND i.send_at <= ? ORDER BY i.send_at, i.id",
             (ts(now),),
         ).fetchall()
-        return [StoredEmail(*row) for row in rows]
+        return [StoredIssue.from_row(row) for row in rows]
 
-    def stored_email(self, issue_id: int) -> StoredEmail:
-        row = self._conn.execute(_STORED_EMAIL + " WHERE i.id = ?", (issue_id,)).fetchone()
+    def stored_issue(self, issue_id: int) -> StoredIssue:
+        row = self._conn.execute(_STORED_ISSUE + " WHERE i.id = ?", (issue_id,)).fetchone()
         if row is None:
-            raise DeliveryError(f"{self.path}: issue {issue_id} is missing from the outbox")
-        return StoredEmail(*row)
+            raise OutboxError(f"{self.path}: issue {issue_id} is missing from the outbox")
+        return StoredIssue.from_row(row)
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -613,7 +623,7 @@ class Outbox:
                 "SELECT attempts, state FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
             if row is None or row[1] != SENDING:
-                raise DeliveryError(
+                raise OutboxError(
                     f"{self.path}: delivery {delivery_id} is not being sent; another runner may"
                     " be using this outbox"
                 )

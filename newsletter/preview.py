@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 from markupsafe import escape
@@ -138,6 +139,27 @@ def preview_data(
         warnings=series.post.warnings,
         platforms=PLATFORMS,
     )
+
+
+def changed(path: Path) -> Callable[[], bool]:
+    """A check that says True once each time the file at `path` has changed since the last."""
+
+    def mtime() -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    seen = [mtime()]
+
+    def check() -> bool:
+        current = mtime()
+        if current == seen[0]:
+            return False
+        seen[0] = current
+        return True
+
+    return check
 
 
 class PreviewServer(ThreadingHTTPServer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_lib
 import importlib.resources
+import importlib.resources.abc
 import logging
 import re
 import textwrap
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import jinja2
 import mjml
@@ -26,8 +27,9 @@ from lxml import etree  # type: ignore[import-untyped]
 from markupsafe import Markup
 
 from .config import Settings
-from .errors import ConfigError, TemplateError
-from .model import Block, Issue, Reference, Series, Span
+from .errors import ConfigError, NewsletterError, TemplateError, UsageError
+from .links import SAFE_SCHEMES, add_utm, canonical_url, safe_href
+from .model import Block, Email, Issue, Reference, Series, Span
 from .series import CITATION_RE, cited_markers
 
 UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
@@ -52,21 +54,8 @@ PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
 # CSS back into them (every <img width="120"> becomes width="100%").
 KEEP_ATTRIBUTES = ["width", "height", "align", "valign", "bgcolor"]
 
-_SAFE_SCHEMES = ("http", "https", "mailto")
 _FONT_STACK_RE = re.compile(r"^[\w\s,'\"\-.]+$")
 _HEX_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-@dataclass(frozen=True)
-class Email:
-    """One issue, rendered once; `html` and `text` still hold the per-recipient tokens."""
-
-    subject: str
-    preheader: str
-    html: str
-    text: str
-    mjml: str
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,57 +204,6 @@ def palettes(settings: Settings) -> tuple[Palette, Palette]:
 # --- links, citations and text ---------------------------------------------------------------
 
 
-def unsubscribe_base_url(settings: Settings) -> str:
-    """The unsubscribe page: `[newsletter] unsubscribe_url`, else `<site_url>/unsubscribe`."""
-    n = settings.newsletter
-    return n.unsubscribe_url or n.site_url.rstrip("/") + "/unsubscribe"
-
-
-def canonical_url(series: Series, settings: Settings) -> str:
-    """Where "Read the whole post" goes: the post's own web URL, else the site."""
-    url = (series.post.url or "").strip()
-    if url and urlsplit(url).scheme.lower() in ("http", "https"):
-        return url
-    return settings.newsletter.site_url
-
-
-def add_utm(url: str, settings: Settings, campaign: str) -> str:
-    """Tag a web link for analytics; mailto:, the unsubscribe token and tagged links are left."""
-    n = settings.newsletter
-    parts = urlsplit(url)
-    if not n.utm or parts.scheme not in ("http", "https") or "utm_source=" in parts.query:
-        return url
-    tags = [
-        (key, value)
-        for key, value in (
-            ("utm_source", n.utm_source),
-            ("utm_medium", n.utm_medium),
-            ("utm_campaign", n.utm_campaign or campaign),
-        )
-        if value
-    ]
-    if not tags:
-        return url
-    query = parts.query + ("&" if parts.query else "") + urlencode(tags)
-    return parts._replace(path=parts.path or "/", query=query).geturl()
-
-
-def safe_href(href: str | None, base: str) -> str | None:
-    """A link target fit for an email: http(s) or mailto, relative ones made absolute.
-
-    javascript:, data: and the like are dropped (the text stays, without the link).
-    """
-    if not href:
-        return None
-    href = re.sub(r"[\x00-\x20\x7f]+", "", href)
-    if href.startswith("#"):
-        return None
-    scheme = urlsplit(href).scheme.lower()
-    if not scheme:
-        return urljoin(base, href) if base else None
-    return href if scheme in _SAFE_SCHEMES else None
-
-
 def _compact(numbers: list[int]) -> str:
     """[1, 2, 3, 5] -> "1–3, 5": runs of three or more become a range."""
     out: list[str] = []
@@ -380,11 +318,36 @@ def _tidy_text(text: str) -> str:
 # --- templates -----------------------------------------------------------------------------
 
 
+def builtin_templates() -> importlib.resources.abc.Traversable:
+    """The folder of the built-in templates, inside the installed package."""
+    return importlib.resources.files("newsletter").joinpath("templates")
+
+
 def _packaged_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
-    resource = importlib.resources.files("newsletter").joinpath("templates", name)
+    resource = builtin_templates().joinpath(name)
     if not resource.is_file():
         return None
     return resource.read_text(encoding="utf-8"), str(resource), lambda: True
+
+
+def export_templates(folder: Path) -> list[Path]:
+    """Write the built-in templates into `folder` for editing; never over a file already there."""
+    targets = [folder / name for name in TEMPLATE_NAMES]
+    existing = [t for t in targets if t.exists()]
+    if existing:
+        raise UsageError(
+            f"{existing[0]} exists already: export into a new folder, or move it away first"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for target in targets:
+            source = builtin_templates().joinpath(target.name).read_text(encoding="utf-8")
+            target.write_text(source, encoding="utf-8")
+    except OSError as e:
+        raise NewsletterError(
+            f"{e.filename or folder}: cannot write the templates ({e.strerror})"
+        ) from None
+    return targets
 
 
 def _underline(text: str, char: str = "=") -> str:
@@ -751,7 +714,7 @@ def personalize(
     """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
     url = unsubscribe_url.strip()
     scheme = urlsplit(url).scheme.lower()
-    if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in _SAFE_SCHEMES):
+    if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in SAFE_SCHEMES):
         raise TemplateError(
             f"unsubscribe URL {url[:80]!r} must be an http(s), mailto: or relative URL "
             "without spaces"

@@ -36,20 +36,28 @@ from typing import Protocol
 import schedule
 
 from .config import Settings, smtp_password
-from .errors import ConfigError, DeliveryError, NewsletterError, SubscriberError
+from .errors import (
+    ConfigError,
+    DeliveryError,
+    NewsletterError,
+    OutboxBusy,
+    OutboxError,
+    RecipientError,
+    SubscriberError,
+    TemplateError,
+)
 from .mailer import RateLimiter, SendResult, SmtpConnection
 from .message import build_message
-from .model import TextWarning
+from .model import Email, TextWarning
 from .outbox import (
     FAILED_PERMANENT,
     FAILED_TEMPORARY,
     SENT,
     Delivery,
     Outbox,
-    StoredEmail,
+    StoredIssue,
     outbox_path,
 )
-from .render import Email
 from .subscribers import Subscriber, read_subscribers, subscribers_path
 from .unsubscribe import load_secret, unsubscribe_mailto, unsubscribe_url
 
@@ -135,14 +143,14 @@ class RunnerLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
-            raise DeliveryError(
+            raise OutboxError(
                 f"{self.path}: cannot create the runner lock ({e.strerror})"
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise DeliveryError(
+            raise OutboxBusy(
                 f"another 'newsletter run' is sending from {self.path.with_suffix('')}; "
                 "let it finish or stop it first"
             ) from None
@@ -201,8 +209,9 @@ def run_loop(
 ) -> None:
     """Pass now, then every `schedule.poll_seconds`, until `stop` is set (SIGTERM, Ctrl-C).
 
-    A wrong setting stops the loop (it would fail the same way every time); other errors, such
-    as an unreachable server, are reported and the next tick tries again.
+    A wrong setting or an unusable outbox stops the loop (it would fail the same way every
+    time); other errors, such as an unreachable server or a busy outbox, are reported and the
+    next tick tries again.
     """
     path = outbox_path(settings)
     rng = random.Random()
@@ -221,7 +230,12 @@ def run_loop(
                 environ=env,
                 rng=rng,
             )
-        except ConfigError:
+        except OutboxBusy as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            return
+        except (ConfigError, OutboxError):
             raise
         except NewsletterError as e:
             if on_error is None:
@@ -346,11 +360,7 @@ def _send_all(
     # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
     # caller's event is never set from here, so one failed pass does not end the loop.
     halt = threading.Event()
-    limiter = (
-        RateLimiter(settings.smtp.rate_limit, settings.smtp.rate_period)
-        if settings.smtp.rate_limit > 0
-        else None
-    )
+    limiter = RateLimiter.from_settings(settings) if settings.smtp.rate_limit > 0 else None
     rng_lock = threading.Lock()
 
     def retry_delay(attempt: int) -> float:
@@ -392,7 +402,7 @@ def _work(
 ) -> None:
     envelope_from = parseaddr(settings.newsletter.from_addr)[1]
     mailto = unsubscribe_mailto(settings)
-    emails: dict[int, tuple[StoredEmail, Email]] = {}
+    issues: dict[int, StoredIssue] = {}
     with Outbox.open(outbox_path(settings)) as outbox:
         while not any(s.is_set() for s in stops):
             if limiter is not None:
@@ -400,13 +410,12 @@ def _work(
             delivery = outbox.claim(now, _message_id(settings))
             if delivery is None:
                 return
-            if delivery.issue_id not in emails:
-                stored = outbox.stored_email(delivery.issue_id)
-                emails[delivery.issue_id] = (stored, _email(stored))
-            stored, email = emails[delivery.issue_id]
+            if delivery.issue_id not in issues:
+                issues[delivery.issue_id] = outbox.stored_issue(delivery.issue_id)
+            stored = issues[delivery.issue_id]
             try:
-                msg = _build(settings, email, delivery, secret, mailto, clock())
-            except NewsletterError as e:
+                msg = _build(settings, stored.email, delivery, secret, mailto, clock())
+            except (RecipientError, TemplateError) as e:
                 result = SendResult("permanent", None, f"cannot build the message: {e}")
             else:
                 try:
@@ -437,16 +446,6 @@ def _work(
                 shared.counts[state] += 1
 
 
-def _email(stored: StoredEmail) -> Email:
-    return Email(
-        subject=stored.subject,
-        preheader=stored.preheader,
-        html=stored.html,
-        text=stored.text,
-        mjml="",
-    )
-
-
 def _build(
     settings: Settings,
     email: Email,
@@ -468,7 +467,7 @@ def _build(
     )
 
 
-def _log_result(stored: StoredEmail, delivery: Delivery, state: str, result: SendResult) -> None:
+def _log_result(stored: StoredIssue, delivery: Delivery, state: str, result: SendResult) -> None:
     where = f"{stored.series_slug} issue {stored.number} to {delivery.email}"
     if state == SENT:
         log.debug("sent %s", where)
@@ -500,16 +499,15 @@ def dry_run(
     written = 0
     with Outbox.open(outbox_path(settings), create=False) as outbox:
         secret = load_secret(outbox, os.environ if environ is None else environ)
-        emails: dict[int, tuple[StoredEmail, Email]] = {}
+        issues: dict[int, StoredIssue] = {}
         per_folder: dict[Path, int] = {}
 
         def write(issue_id: int, delivery: Delivery) -> None:
             nonlocal written
-            if issue_id not in emails:
-                stored = outbox.stored_email(issue_id)
-                emails[issue_id] = (stored, _email(stored))
-            stored, email = emails[issue_id]
-            msg = _build(settings, email, delivery, secret, mailto, stamp())
+            if issue_id not in issues:
+                issues[issue_id] = outbox.stored_issue(issue_id)
+            stored = issues[issue_id]
+            msg = _build(settings, stored.email, delivery, secret, mailto, stamp())
             folder = out / stored.series_slug / f"{stored.number:02d}-{stored.slug}"
             folder.mkdir(parents=True, exist_ok=True)
             written += 1

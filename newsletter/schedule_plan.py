@@ -6,12 +6,11 @@ stays 09:00 in New York across the March and November clock changes (the UTC hou
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from .errors import ConfigError
+from .config import WEEKDAYS
 
 
 @dataclass(frozen=True)
@@ -21,29 +20,6 @@ class SendTime:
     number: int
     local: datetime
     utc: datetime
-
-
-def parse_date(value: str, what: str = "--start") -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD") from None
-
-
-def parse_time(value: str, what: str = "--at") -> time:
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ConfigError(f"{what} {value!r} is not a time of day; write it as HH:MM (24-hour)")
-    return time(int(m.group(1)), int(m.group(2)))
-
-
-def parse_zone(value: str, what: str = "--tz") -> ZoneInfo:
-    try:
-        return ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{what} {value!r} is not an IANA time zone; use a name like 'America/New_York'"
-        ) from None
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -60,10 +36,8 @@ def plan_send_times(
     start: date, at: time, zone: ZoneInfo, count: int, every_weeks: int = 1
 ) -> list[SendTime]:
     """`count` send times, one every `every_weeks` weeks from `start`, same local time each."""
-    if count < 0:
-        raise ValueError("count must not be negative")
-    if every_weeks < 1:
-        raise ConfigError(f"--every {every_weeks}: issues must be at least 1 week apart")
+    if count < 0 or every_weeks < 1:
+        raise ValueError(f"{count} issues every {every_weeks} week(s): both must be positive")
     times = []
     for i in range(count):
         day = start + timedelta(weeks=every_weeks * i)
@@ -75,9 +49,6 @@ def plan_send_times(
 def format_local(moment: datetime, zone: ZoneInfo) -> str:
     """'Mon 2025-03-10 09:00 EDT': the way the writer reads a send time."""
     return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def next_weekday(today: date, weekday: str) -> date:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .config import Settings
 from .errors import ConfigError
+from .links import unsubscribe_base_url
 from .subscribers import email_key
 
 if TYPE_CHECKING:
@@ -49,14 +50,9 @@ def verify(email: str, token: str, secret: bytes) -> bool:
     return hmac.compare_digest(make_token(email, secret), token.strip())
 
 
-def base_url(settings: Settings) -> str:
-    configured = settings.newsletter.unsubscribe_url.strip()
-    return configured or settings.newsletter.site_url.rstrip("/") + "/unsubscribe"
-
-
 def unsubscribe_url(settings: Settings, email: str, secret: bytes) -> str:
     """The subscriber's own link: <base>?e=<address>&t=<token> (also the RFC 8058 POST target)."""
-    base = base_url(settings)
+    base = unsubscribe_base_url(settings)
     query = urlencode({"e": email, "t": make_token(email, secret)})
     return f"{base}{'&' if '?' in base else '?'}{query}"
 

@@ -24,8 +24,9 @@ from markupsafe import Markup
 
 from .config import Settings
 from .errors import ConfigError, NewsletterError
+from .links import unsubscribe_base_url
 from .outbox import Outbox, outbox_path
-from .unsubscribe import address_from_url, base_url
+from .unsubscribe import address_from_url
 
 DEFAULT_PORT = 8026
 BODY_MAX = 4096  # a one-click body is 26 bytes; anything past this is not for us
@@ -76,7 +77,7 @@ class Answer:
 
 def endpoint(settings: Settings, secret: bytes) -> Endpoint:
     """The path of the configured unsubscribe URL, checked: the links already sent point there."""
-    url = base_url(settings)
+    url = unsubscribe_base_url(settings)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(

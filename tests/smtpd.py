@@ -54,7 +54,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from newsletter.config import Settings, SmtpSettings
+from newsletter.config import Settings, SmtpSettings, validate
 
 HOST = "127.0.0.1"
 
@@ -438,4 +438,4 @@ def settings_for(
     }
     values.update(smtp_overrides)
     smtp: SmtpSettings = dataclasses.replace(base.smtp, **values)
-    return dataclasses.replace(base, smtp=smtp)
+    return validate(dataclasses.replace(base, smtp=smtp))

@@ -635,7 +635,8 @@ def test_cli_readable_output_lists_every_caption_with_its_count(
 def test_cli_unknown_platform_or_issue_is_one_line_naming_the_valid_ones(
     no_config: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
-    assert main(["--config", str(no_config), "captions", str(SAMPLE), *flags]) == 1
+    """A flag asking for what is not there is a usage error: exit status 2, one line."""
+    assert main(["--config", str(no_config), "captions", str(SAMPLE), *flags]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     errors = [line for line in captured.err.splitlines() if "error" in line]

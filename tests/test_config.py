@@ -43,10 +43,16 @@ def test_paths_are_relative_to_the_settings_file(tmp_path: Path) -> None:
         ({"smtp": {"port": 70000}}, "[smtp] port must be between 1 and 65535"),
         ({"smtp": {"verify_tls": "no"}}, "[smtp] verify_tls must be true or false"),
         ({"smtp": {"password": "hunter2"}}, "unknown setting 'password' in [smtp]"),
-        ({"schedule": {"timezone": "Mars/Olympus"}}, "is not an IANA zone"),
-        ({"schedule": {"time": "9am"}}, "[schedule] time must be HH:MM"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "is not an IANA time zone"),
+        (
+            {"schedule": {"time": "9am"}},
+            "[schedule] time '9am' is not a time of day; write it as HH:MM",
+        ),
         ({"schedule": {"weekday": "someday"}}, "[schedule] weekday"),
         ({"social": {"limits": {"mastodon": "big"}}}, "[social] limits"),
+        ({"smtp": {"rate_period": "day"}}, "[smtp] rate_period = 'day' is not one of"),
+        ({"smtp": {"host": ""}}, "[smtp] host is empty"),
+        ({"smtp": {"timeout": 0}}, "[smtp] timeout must be more than 0"),
         ({"mail": {}}, "unknown section [mail]"),
     ],
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.config import DkimSettings, Settings
+from newsletter.config import DkimSettings, Settings, settings_from_dict, validate
 from newsletter.errors import ConfigError, DeliveryError
 from newsletter.mailer import (
     RateLimiter,
@@ -93,7 +93,7 @@ def test_many_messages_share_one_connection(smtp_server: SmtpTestServer) -> None
 
 def test_parallel_connections_each_persist(smtp_server: SmtpTestServer) -> None:
     settings = settings_for(smtp_server)
-    limiter = RateLimiter(0)
+    limiter = RateLimiter(0.0)
     results: list[SendResult] = []
     lock = threading.Lock()
 
@@ -188,7 +188,7 @@ def settings_for_host(host: str, port: int, **smtp: Any) -> Settings:
     base = Settings(base_dir=Path.cwd())
     values: dict[str, Any] = {"host": host, "port": port, "security": "none", "timeout": 2.0}
     values.update(smtp)
-    return dataclasses.replace(base, smtp=dataclasses.replace(base.smtp, **values))
+    return validate(dataclasses.replace(base, smtp=dataclasses.replace(base.smtp, **values)))
 
 
 def test_unreachable_host_is_a_delivery_error_naming_it() -> None:
@@ -326,9 +326,8 @@ def test_auth_over_plain_loopback_is_allowed_elsewhere_refused(
     monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", PASSWORD)
     with SmtpConnection(settings_for(server)) as conn:
         assert conn.send(make_msg(), FROM, "a@example.com").ok
-    remote = settings_for(server, host="smtp.example.com")
     with pytest.raises(ConfigError, match='security = "none" would send the password'):
-        SmtpConnection(remote)
+        settings_for(server, host="smtp.example.com")
 
 
 def test_failed_auth_never_shows_the_password(
@@ -485,7 +484,7 @@ class FakeClock:
 
 def test_rate_limiter_spaces_messages_evenly() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(2, "second", clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
     for _ in range(5):
         limiter.wait()
     assert clock.sleeps == [0.5, 0.5, 0.5, 0.5] and clock.now == 2.0
@@ -498,7 +497,8 @@ def test_rate_limiter_spaces_messages_evenly() -> None:
 @pytest.mark.parametrize(("rate", "period", "interval"), [(100, "hour", 36.0), (30, "minute", 2.0)])
 def test_rate_limiter_periods(rate: float, period: str, interval: float) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate, period, clock=clock, sleep=clock.sleep)
+    settings = settings_from_dict({"smtp": {"rate_limit": rate, "rate_period": period}})
+    limiter = RateLimiter(settings.smtp.rate_interval, clock=clock, sleep=clock.sleep)
     for _ in range(4):
         limiter.wait()
     assert clock.sleeps == [interval] * 3
@@ -513,7 +513,7 @@ def test_rate_limiter_gives_each_thread_its_own_slot() -> None:
         with lock:
             sleeps.append(seconds)
 
-    limiter = RateLimiter(10, "second", clock=clock, sleep=record)
+    limiter = RateLimiter(0.1, clock=clock, sleep=record)
 
     def worker() -> None:
         for _ in range(25):
@@ -529,12 +529,12 @@ def test_rate_limiter_gives_each_thread_its_own_slot() -> None:
 
 def test_rate_limiter_off_and_bad_period() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(Settings().smtp.rate_interval, clock=clock, sleep=clock.sleep)
     for _ in range(100):
         limiter.wait()
     assert clock.sleeps == []
     with pytest.raises(ConfigError, match="rate_period = 'day'"):
-        RateLimiter(5, "day")
+        settings_from_dict({"smtp": {"rate_limit": 5, "rate_period": "day"}})
 
 
 def test_rate_limit_paces_a_real_send(smtp_server: SmtpTestServer) -> None:

@@ -16,10 +16,11 @@ import pytest
 
 from newsletter.cli import main
 from newsletter.config import NewsletterSettings, Settings
-from newsletter.errors import NewsletterError, TemplateError
+from newsletter.errors import NewsletterError, RecipientError, TemplateError
 from newsletter.message import build_message
+from newsletter.model import Email
 from newsletter.post import load_post
-from newsletter.render import NAME_TOKEN, UNSUBSCRIBE_TOKEN, Email, render_issue
+from newsletter.render import NAME_TOKEN, UNSUBSCRIBE_TOKEN, render_issue
 from newsletter.series import split_post
 from tests.helpers import SAMPLE
 from tests.smtpd import SmtpTestServer
@@ -225,8 +226,11 @@ def test_non_ascii_local_part_makes_an_internationalised_message(rendered: Email
     ],
 )
 def test_header_injection_is_refused(rendered: Email, kwargs: dict[str, Any]) -> None:
-    with pytest.raises(TemplateError) as info:
+    """The recipient's own parts fail that one delivery; the others fail the issue."""
+    expected = RecipientError if {"to_name", "to_addr"} & kwargs.keys() else TemplateError
+    with pytest.raises(NewsletterError) as info:
         message(rendered, **kwargs)
+    assert type(info.value) is expected
     assert "\n" not in str(info.value)
 
 

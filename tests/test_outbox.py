@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.errors import DeliveryError, SubscriberError
+from newsletter.errors import OutboxError, SubscriberError
 from newsletter.outbox import (
     SCHEMA_VERSION,
     Outbox,
@@ -48,20 +48,20 @@ def test_a_newer_schema_is_refused(db: Path) -> None:
     raw.execute("INSERT INTO schema_version VALUES (999, 'later')")
     raw.commit()
     raw.close()
-    with pytest.raises(DeliveryError, match="schema version 999 is newer"):
+    with pytest.raises(OutboxError, match="schema version 999 is newer"):
         Outbox.open(db)
 
 
 def test_not_a_database_is_a_one_line_error(db: Path) -> None:
     db.write_text("hello, I am not SQLite" * 100)
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(OutboxError) as err:
         Outbox.open(db)
     assert "not a usable outbox database" in str(err.value)
     assert str(db) in str(err.value)
 
 
 def test_missing_folder_names_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(DeliveryError, match=r"\[outbox\] path"):
+    with pytest.raises(OutboxError, match=r"\[outbox\] path"):
         Outbox.open(tmp_path / "nope" / "outbox.sqlite3")
 
 
@@ -79,7 +79,7 @@ def test_schedule_twice_is_refused_without_replace(db: Path) -> None:
         first = ob.schedule(plan(), replace=False, now=T0 - WEEK)
         assert first.added == (1, 2, 3)
         assert first.due_now == 0
-        with pytest.raises(DeliveryError, match=r"already scheduled.*--replace"):
+        with pytest.raises(OutboxError, match=r"already scheduled.*--replace"):
             ob.schedule(plan(tag="v2"), replace=False, now=T0 - WEEK)
         assert [s.subject for s in ob.status()] == ["v1 subject 1", "v1 subject 2", "v1 subject 3"]
 
@@ -98,7 +98,7 @@ def test_replace_never_touches_issues_already_started(db: Path) -> None:
         assert [(s.number, s.subject) for s in status] == [(1, "v1 subject 1"), (2, "v2 subject 2")]
         assert status[0].send_at == T0  # the started issue kept its time too
         assert status[1].send_at == T0 + 2 * WEEK
-        assert ob.stored_email(due[0].issue_id).html == "<p>v1 html 1</p>"
+        assert ob.stored_issue(due[0].issue_id).email.html == "<p>v1 html 1</p>"
 
 
 def test_schedule_in_the_past_counts_what_is_due(db: Path) -> None:

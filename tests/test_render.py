@@ -22,7 +22,18 @@ from lxml import html as lxml_html  # type: ignore[import-untyped]
 from newsletter.cli import main
 from newsletter.config import NewsletterSettings, Settings, settings_from_dict
 from newsletter.errors import ConfigError, NewsletterError, TemplateError
-from newsletter.model import Block, Issue, Post, Reference, Section, Series, Span, paragraph
+from newsletter.links import add_utm, safe_href
+from newsletter.model import (
+    Block,
+    Email,
+    Issue,
+    Post,
+    Reference,
+    Section,
+    Series,
+    Span,
+    paragraph,
+)
 from newsletter.post import load_post
 from newsletter.render import (
     NAME_TOKEN,
@@ -30,8 +41,6 @@ from newsletter.render import (
     STYLE_LIMIT,
     TEMPLATE_NAMES,
     UNSUBSCRIBE_TOKEN,
-    Email,
-    add_utm,
     blocks_plain,
     compile_mjml,
     contrast,
@@ -41,7 +50,6 @@ from newsletter.render import (
     render_issue,
     render_series,
     renumber_citations,
-    safe_href,
     style_bytes,
 )
 from newsletter.series import CITATION_RE, split_post

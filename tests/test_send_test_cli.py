@@ -181,7 +181,7 @@ def test_bad_arguments(
         issue=options.get("--issue", "3"),
         to=options.get("--to", "reader@example.com"),
     )
-    assert main(argv) == 1
+    assert main(argv) == 2  # a usage error
     _, err = capsys.readouterr()
     assert expected in error_line(err)
     assert smtp_server.messages == []

@@ -19,8 +19,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from newsletter import service
 from newsletter.cli import main
 from newsletter.config import Settings, load_settings
+from newsletter.model import Email
 from newsletter.outbox import Outbox, PlannedIssue, SeriesPlan
 from newsletter.subscribers import Subscriber
 from tests.helpers import ROOT, SAMPLE
@@ -127,11 +129,12 @@ class Workspace:
         return code, out.getvalue(), err.getvalue()
 
     def schedule(self) -> None:
-        code, _, err = self.cli(
-            "schedule", SAMPLE, "--start", "2025-03-03", "--at", "09:00",
-            "--tz", "America/New_York", now=BEFORE,
-        )  # fmt: skip
-        assert code == 0, err
+        """Queue the sample post: five Mondays from 2025-03-03, 09:00 in New York."""
+        settings = self.settings()
+        now = datetime.fromisoformat(BEFORE)
+        series = service.load_series(SAMPLE, settings)
+        when = service.timing(settings, now, start="2025-03-03", at="09:00", tz="America/New_York")
+        service.queue_series(series, settings, when, now=now)
 
     def spawn(self, *args: str, now: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ, NEWSLETTER_NOW=now, PYTHONPATH=str(ROOT))
@@ -165,8 +168,9 @@ def received(server: SmtpTestServer) -> Counter[tuple[str, int]]:
     return Counter((m.rcpt_tos[0], issue_of(m.parsed())) for m in server.messages)
 
 
-def one_line_error(code: int, err: str) -> str:
-    assert code == 1
+def one_line_error(code: int, err: str, status: int = 1) -> str:
+    """The one error line of a failed command (status 1, or 2 for a usage error)."""
+    assert code == status, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("newsletter: error: ")
@@ -192,10 +196,12 @@ def plan(slug: str = "massage", n: int = 3, start: datetime = T0, tag: str = "v1
                 slug=f"issue-{i}",
                 title=f"Issue {i}",
                 send_at=start + (i - 1) * WEEK,
-                subject=f"{tag} subject {i}",
-                preheader=f"preheader {i}",
-                html=f"<p>{tag} html {i}</p>",
-                text=f"{tag} text {i}",
+                email=Email(
+                    subject=f"{tag} subject {i}",
+                    preheader=f"preheader {i}",
+                    html=f"<p>{tag} html {i}</p>",
+                    text=f"{tag} text {i}",
+                ),
             )
             for i in range(1, n + 1)
         ),

@@ -1,0 +1,479 @@
+"""The operations people script against: read a series, plan it, queue it, see where it stands,
+send one issue to yourself, unsubscribe someone.
+
+The command line is a thin layer over these, and so are the benchmarks and the test helpers.
+Each takes the settings and `now` and returns values: nothing here prints, exits or reads the
+clock. Values a caller passes on from the command line (a start date, a time of day, an issue
+number) are checked here, and a mistake is a `UsageError` that names the flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .config import Settings, parse_date, parse_every, parse_time, parse_zone
+from .errors import DeliveryError, NewsletterError, SubscriberError, UsageError
+from .links import is_placeholder
+from .model import Issue, Post, Series
+from .outbox import IssueStatus, Outbox, PlannedIssue, ScheduleResult, SeriesPlan, outbox_path
+from .schedule_plan import next_weekday, plan_send_times
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load_series(
+    path: Path | str,
+    settings: Settings,
+    *,
+    fmt: str | None = None,
+    strict: bool = False,
+    url: str | None = None,
+) -> Series:
+    """Read the post at `path` (a file or a URL) and split it into its series: the one place a
+    post is read.
+
+    `url` is the post's address on the web, for a source that does not say (copied text).
+    """
+    from .readers import read_post
+    from .series import split_post
+
+    post = read_post(str(path), fmt, strict=strict)
+    if url:
+        post = dataclasses.replace(post, url=url)
+    return split_post(post)
+
+
+def import_post(source: str, *, fmt: str | None = None) -> tuple[Post, str]:
+    """The post at `source` and its clean Markdown, for the writer to check and correct."""
+    from .post_markdown import post_markdown
+    from .readers import read_post
+
+    post = read_post(source, fmt)
+    return post, post_markdown(post)
+
+
+def check_new_file(path: Path, *, replace: bool = False) -> None:
+    """Never write over a file the writer may have corrected, unless asked to."""
+    if path.exists() and not replace:
+        raise UsageError(f"{path} exists: choose another name, or say --force to replace it")
+
+
+def write_new_file(path: Path, text: str, *, replace: bool = False) -> None:
+    check_new_file(path, replace=replace)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise NewsletterError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def warnings(series: Series, settings: Settings, *, links: bool = True) -> list[str]:
+    """What the writer should hear before anything goes out: the post's own warnings, and with
+    `links`, that the emails and captions would link to a placeholder site."""
+    found = [str(w) for w in series.post.warnings]
+    site = settings.newsletter.site_url
+    if links and not series.post.url and is_placeholder(site):
+        found.append(
+            f"{series.post.source}: warning: links go to {site}, a placeholder: set [newsletter] "
+            "site_url in newsletter.toml, or give the post's own address with --url"
+        )
+    return found
+
+
+def issue(series: Series, number: int) -> Issue:
+    """Issue `number` of the series; a number it does not have is a usage error."""
+    found = next((i for i in series.issues if i.number == number), None)
+    if found is None:
+        raise UsageError(
+            f"{series.post.source}: there is no issue {number}: choose one of "
+            f"1-{len(series.issues)}"
+        )
+    return found
+
+
+def captions(
+    series: Series,
+    settings: Settings,
+    *,
+    number: int | None = None,
+    platforms: tuple[str, ...] | None = None,
+) -> list[tuple[Issue, dict[str, str]]]:
+    """Each issue's captions (only issue `number`, only `platforms`, when given)."""
+    from .captions import PLATFORMS, captions_for_issue
+
+    issues = series.issues if number is None else (issue(series, number),)
+    chosen = platforms or PLATFORMS
+    return [(i, captions_for_issue(series, i, settings, chosen)) for i in issues]
+
+
+# --- the send plan -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a series goes out: issue 1's date, the local time, the zone, weeks between issues."""
+
+    start: date
+    at: time
+    zone: ZoneInfo
+    every: int
+
+
+def timing(
+    settings: Settings,
+    now: datetime,
+    *,
+    start: str | None = None,
+    at: str | None = None,
+    tz: str | None = None,
+    every: int | None = None,
+) -> Timing:
+    """The flags given, else `[schedule]`; by default from the next `[schedule] weekday` (never
+    today, whose send time may already have passed)."""
+    try:
+        at_ = parse_time(at, "--at") if at is not None else settings.schedule.at
+        zone = parse_zone(tz, "--tz") if tz is not None else settings.schedule.zone
+        weeks = parse_every(every, "--every") if every is not None else settings.schedule.every
+        if start is not None:
+            day = parse_date(start, "--start")
+        else:
+            day = next_weekday(now.astimezone(zone).date(), settings.schedule.weekday)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return Timing(start=day, at=at_, zone=zone, every=weeks)
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """When each issue goes out: what the outbox holds, or the plan `schedule` would make.
+
+    `timing` is set for a plan not queued yet; `exists` says whether there is an outbox at all.
+    """
+
+    outbox: Path
+    issues: tuple[IssueStatus, ...]
+    queued: bool
+    exists: bool
+    timing: Timing | None = None
+
+
+def planned(series: Series, when: Timing) -> tuple[IssueStatus, ...]:
+    """The series' issues at the times `when` gives them, as the outbox would list them."""
+    times = plan_send_times(when.start, when.at, when.zone, len(series.issues), when.every)
+    return tuple(
+        IssueStatus(
+            series_slug=series.slug,
+            series_title=series.title,
+            timezone=when.zone.key,
+            number=i.number,
+            title=i.title,
+            subject=i.subject,
+            send_at=t.utc,
+            materialized=False,
+        )
+        for i, t in zip(series.issues, times, strict=True)
+    )
+
+
+def send_plan(settings: Settings, now: datetime, series: Series | None = None) -> SendPlan:
+    """Every queued issue; with `series`, its own, or when it is not queued, the plan that
+    `schedule` would make for it from the settings."""
+    path = outbox_path(settings)
+    queued: tuple[IssueStatus, ...] = ()
+    if path.exists():
+        with Outbox.open(path, create=False) as outbox:
+            queued = tuple(outbox.status())
+    if series is None:
+        return SendPlan(path, queued, queued=True, exists=path.exists())
+    mine = tuple(st for st in queued if st.series_slug == series.slug)
+    if mine:
+        return SendPlan(path, mine, queued=True, exists=True)
+    when = timing(settings, now)
+    return SendPlan(path, planned(series, when), queued=False, exists=path.exists(), timing=when)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What `queue_series` did: the issues at their new times, and what the outbox kept."""
+
+    outbox: Path
+    timing: Timing
+    issues: tuple[IssueStatus, ...]
+    result: ScheduleResult
+    warnings: tuple[str, ...]  # from rendering (an email close to Gmail's clipping size)
+
+
+def queue_series(
+    series: Series, settings: Settings, when: Timing, *, now: datetime, replace: bool = False
+) -> Queued:
+    """Render every issue once and queue the series in the outbox at the times `when` gives.
+
+    With `replace`, a series already queued has its issues not yet started replaced.
+    """
+    from .render import render_series
+
+    emails = render_series(series, settings)
+    issues = planned(series, when)
+    plan = SeriesPlan(
+        slug=series.slug,
+        title=series.title,
+        source=series.post.source,
+        timezone=when.zone.key,
+        local_time=when.at.strftime("%H:%M"),
+        every_weeks=when.every,
+        issues=tuple(
+            PlannedIssue(
+                number=i.number, slug=issue.slug, title=i.title, send_at=i.send_at, email=email
+            )
+            for i, issue, email in zip(issues, series.issues, emails, strict=True)
+        ),
+    )
+    path = outbox_path(settings)
+    with Outbox.open(path) as outbox:
+        result = outbox.schedule(plan, replace=replace, now=now)
+    found = tuple(w for email in emails for w in email.warnings)
+    return Queued(path, when, issues, result, found)
+
+
+# --- where things stand --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One queued issue as `status --json` shows it (the keys are the stable JSON shape)."""
+
+    series: str
+    number: int
+    title: str
+    send_at: str
+    local: str
+    timezone: str
+    state: str
+    sent: int
+    pending: int
+    retrying: int
+    failed: int
+    suppressed: int
+
+
+@dataclass(frozen=True)
+class Status:
+    outbox: Path
+    exists: bool
+    rows: tuple[StatusRow, ...]
+
+    def json(self) -> dict[str, Any]:
+        """The stable shape of `newsletter status --json`."""
+        return {"outbox": str(self.outbox), "issues": [dataclasses.asdict(r) for r in self.rows]}
+
+
+def status(settings: Settings, now: datetime) -> Status:
+    """Every queued issue at `now`: its phase and its deliveries counted by state."""
+    plan = send_plan(settings, now)
+    rows = tuple(
+        StatusRow(
+            series=st.series_slug,
+            number=st.number,
+            title=st.title,
+            send_at=st.send_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            local=st.local,
+            timezone=st.timezone,
+            state=st.phase(now),
+            sent=st.count("sent"),
+            pending=st.count("pending") + st.count("sending"),
+            retrying=st.count("failed-temporary"),
+            failed=st.count("failed-permanent"),
+            suppressed=st.count("suppressed"),
+        )
+        for st in plan.issues
+    )
+    return Status(plan.outbox, plan.exists, rows)
+
+
+def next_up(settings: Settings, now: datetime) -> str:
+    """What the next pass will find: for a cron user wondering why nothing went out."""
+    queued = send_plan(settings, now).issues
+    if not queued:
+        return "nothing scheduled yet: queue a series with 'newsletter schedule POST'"
+    later = [st for st in queued if not st.materialized and st.send_at > now]
+    if not later:
+        return "nothing left to send: every scheduled issue has started"
+    st = later[0]
+    return f"next: {st.series_slug} issue {st.number} ({st.title}) on {st.local}"
+
+
+def calendar(plan: SendPlan, settings: Settings, now: datetime) -> bytes:
+    """The plan as an iCalendar file, one event per issue."""
+    from .ical import plan_calendar
+
+    return plan_calendar(list(plan.issues), now=now, site_url=settings.newsletter.site_url)
+
+
+# --- the preview ---------------------------------------------------------------------------
+
+
+def preview_pages(
+    series: Series, settings: Settings, now: datetime
+) -> dict[str, tuple[str, bytes]]:
+    """Every page of the preview: each issue rendered, its captions, and the send calendar."""
+    from .preview import CalendarRow, build_pages, preview_data
+
+    plan = send_plan(settings, now, series)
+    if plan.queued:
+        rows = tuple(
+            CalendarRow(
+                st.number,
+                st.title,
+                st.local,
+                st.phase(now) + (f" ({st.count('sent')} sent)" if st.count("sent") else ""),
+            )
+            for st in plan.issues
+        )
+        note = f"Queued in {plan.outbox}."
+    else:
+        assert plan.timing is not None
+        rows = tuple(
+            CalendarRow(st.number, st.title, st.local, "not scheduled") for st in plan.issues
+        )
+        note = (
+            f"Not scheduled yet. Starting next {settings.schedule.weekday.capitalize()} it would "
+            f"be: newsletter schedule {series.post.source} --start {plan.timing.start.isoformat()}"
+        )
+    return build_pages(preview_data(series, settings, rows, note))
+
+
+# --- one issue to yourself -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestSent:
+    """What `send_test` sent and how the server answered."""
+
+    issue: Issue
+    subject: str
+    to: str
+    server: str  # host:port (security)
+    answer: str
+    warnings: tuple[str, ...]
+
+
+def check_send_test(settings: Settings, to: str) -> tuple[str | None, str, str]:
+    """(name, address, envelope sender) for a test send to `to`, once the SMTP settings are known
+    to be usable: a mistake there shows before any rendering."""
+    from .mailer import SmtpConnection
+    from .subscribers import normalize_email
+
+    name, given = parseaddr(to)
+    try:
+        address = normalize_email(given or to)
+    except ValueError as e:
+        raise UsageError(f"--to {to!r} is not an email address ({e})") from None
+    from_addr = parseaddr(settings.newsletter.from_addr)[1]
+    if not from_addr:
+        raise NewsletterError(
+            f"{settings.source}: [newsletter] from = {settings.newsletter.from_addr!r} has no "
+            'address; use e.g. "Name <you@example.com>"'
+        )
+    SmtpConnection(settings)
+    return name or None, address, from_addr
+
+
+def send_test(
+    series: Series,
+    settings: Settings,
+    *,
+    number: int,
+    to: str,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> TestSent:
+    """Send issue `number` to `to` now, outside the outbox: to see it in a real inbox."""
+    from .mailer import SmtpConnection
+    from .message import build_message
+    from .render import render_issue
+    from .unsubscribe import unsubscribe_mailto, unsubscribe_url
+
+    name, address, from_addr = check_send_test(settings, to)
+    chosen = issue(series, number)
+    rendered = render_issue(series, chosen, settings)
+    secret = signing_secret(settings, environ)
+    msg = build_message(
+        rendered,
+        settings,
+        to_addr=address,
+        to_name=name,
+        unsubscribe_url=unsubscribe_url(settings, address, secret),
+        unsubscribe_mailto=unsubscribe_mailto(settings),
+        date=now,
+    )
+    s = settings.smtp
+    with SmtpConnection(settings) as connection:
+        result = connection.send(msg, from_addr, address)
+    if not result.ok:
+        answer = f"{result.code} {result.detail}" if result.code else result.detail
+        raise DeliveryError(
+            f"{s.host}:{s.port} did not take issue {chosen.number} for {address} "
+            f"({result.status} failure): {answer}"
+        )
+    return TestSent(
+        issue=chosen,
+        subject=rendered.subject,
+        to=address,
+        server=f"{s.host}:{s.port} ({s.security})",
+        answer=f"{result.code} {result.detail}",
+        warnings=rendered.warnings,
+    )
+
+
+# --- unsubscribing -------------------------------------------------------------------------
+
+
+def signing_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key that signs unsubscribe links: NEWSLETTER_SECRET, else the outbox's own."""
+    from .unsubscribe import load_secret
+
+    with Outbox.open(outbox_path(settings)) as outbox:
+        return load_secret(outbox, os.environ if environ is None else environ)
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    address: str
+    added: bool  # False: it was on the list already
+    cancelled: int  # queued deliveries cancelled
+
+
+def unsubscribe(
+    settings: Settings, given: str, now: datetime, environ: Mapping[str, str] | None = None
+) -> Unsubscribed:
+    """Put an address, or the address a personal unsubscribe link was made for, on the
+    suppression list, cancelling what is queued for it."""
+    from .subscribers import normalize_email
+    from .unsubscribe import address_from_url
+
+    given = given.strip()
+    if "?" in given and "t=" in given:
+        address = address_from_url(given, signing_secret(settings, environ))
+        if address is None:
+            raise NewsletterError(
+                "that unsubscribe link's token does not match its address (forged, cut "
+                "short, or signed with another secret): nothing changed"
+            )
+        reason = "link"
+    else:
+        try:
+            address = normalize_email(given)
+        except ValueError as e:
+            raise SubscriberError(f"{given!r} is not an email address ({e})") from None
+        reason = "command"
+    with Outbox.open(outbox_path(settings)) as outbox:
+        added, cancelled = outbox.suppress(address, reason=reason, now=now)
+    return Unsubscribed(address, added, cancelled)

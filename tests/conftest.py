@@ -10,6 +10,7 @@ import pytest
 
 from newsletter.config import Settings
 from tests.smtpd import SmtpTestServer, make_self_signed_cert, settings_for, start_server
+from tests.web import Web, serve
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,9 @@ def smtp_server(smtp_server_factory: Callable[..., SmtpTestServer]) -> SmtpTestS
 def settings_for_fixture() -> Callable[..., Settings]:
     """`settings_for(server, **smtp_overrides)` as a fixture, for tests that prefer injection."""
     return settings_for
+
+
+@pytest.fixture
+def web() -> Iterator[Web]:
+    """A plain HTTP server on 127.0.0.1: `web.route("/post", page(body))` gives its URL."""
+    yield from serve()

@@ -7,10 +7,7 @@ import codecs
 import gzip
 import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,108 +16,7 @@ import pytest
 from newsletter import __version__
 from newsletter.errors import PostError
 from newsletter.readers.fetch import FetchedPage, fetch_page, is_url
-
-Route = Callable[["_Handler"], None]
-PAGE = b"<!doctype html><html><head><title>Post</title></head><body><p>Hello</p></body></html>"
-
-
-class _Server(ThreadingHTTPServer):
-    """Routes by path; records what each request sent; `stop` ends handlers that stall."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.routes: dict[str, Route] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.stop = threading.Event()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.requests.append((self.path, dict(self.headers)))
-        route = self.server.routes.get(self.path)
-        try:
-            if route is None:
-                send(self, b"no such route", status=404, content_type="text/plain")
-            else:
-                route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client hung up on purpose (too large, timed out)
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Web:
-    """A running server: add routes, build its URLs."""
-
-    def __init__(self, server: _Server, scheme: str = "http") -> None:
-        self.server = server
-        self.base = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-
-    def route(self, path: str, handler: Route) -> str:
-        self.server.routes[path] = handler
-        return self.url(path)
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    @property
-    def stop(self) -> threading.Event:
-        return self.server.stop
-
-
-def send(
-    h: _Handler,
-    body: bytes,
-    *,
-    status: int = 200,
-    content_type: str | None = "text/html; charset=utf-8",
-    headers: dict[str, str] | None = None,
-    length: bool = True,
-) -> None:
-    """A complete answer; `length=False` leaves the end to the closing connection."""
-    h.send_response(status)
-    if content_type is not None:
-        h.send_header("Content-Type", content_type)
-    for name, value in (headers or {}).items():
-        h.send_header(name, value)
-    if length:
-        h.send_header("Content-Length", str(len(body)))
-    h.send_header("Connection", "close")
-    h.end_headers()
-    h.wfile.write(body)
-
-
-def redirect(status: int, location: str) -> Route:
-    return lambda h: send(h, b"", status=status, headers={"Location": location})
-
-
-def page(body: bytes = PAGE, **kwargs: Any) -> Route:
-    return lambda h: send(h, body, **kwargs)
-
-
-def _serve(tls: ssl.SSLContext | None = None) -> Iterator[Web]:
-    server = _Server()
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield Web(server, "https" if tls else "http")
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@pytest.fixture
-def web() -> Iterator[Web]:
-    yield from _serve()
+from tests.web import PAGE, Handler, Web, page, redirect, send, serve
 
 
 def fetch_error(url: str, **kwargs: Any) -> str:
@@ -274,7 +170,7 @@ def test_not_html(web: Web, content_type: str) -> None:
 
 
 def test_too_large_by_content_length_is_refused_before_reading(web: Web) -> None:
-    def huge(h: _Handler) -> None:
+    def huge(h: Handler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/html")
         h.send_header("Content-Length", "6000000")
@@ -288,7 +184,7 @@ def test_too_large_by_content_length_is_refused_before_reading(web: Web) -> None
 
 @pytest.mark.parametrize("framing", ["close-delimited", "chunked"])
 def test_too_large_without_content_length_stops_reading(web: Web, framing: str) -> None:
-    def endless(h: _Handler) -> None:
+    def endless(h: Handler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/html")
         if framing == "chunked":
@@ -321,7 +217,7 @@ def test_gzip_bomb_stops_at_the_limit(web: Web) -> None:
 
 
 def test_body_shorter_than_content_length(web: Web) -> None:
-    def short(h: _Handler) -> None:
+    def short(h: Handler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/html")
         h.send_header("Content-Length", "1000")
@@ -336,7 +232,7 @@ def test_body_shorter_than_content_length(web: Web) -> None:
 
 
 def test_server_slow_to_answer_times_out(web: Web) -> None:
-    def sleepy(h: _Handler) -> None:
+    def sleepy(h: Handler) -> None:
         web.stop.wait(3)
         send(h, PAGE)
 
@@ -350,7 +246,7 @@ def test_server_slow_to_answer_times_out(web: Web) -> None:
 def test_trickling_server_hits_the_total_deadline(web: Web, where: str) -> None:
     """One byte every 50 ms never trips a per-read timeout; only the total deadline stops it."""
 
-    def trickle(h: _Handler) -> None:
+    def trickle(h: Handler) -> None:
         if where == "body":
             h.send_response(200)
             h.send_header("Content-Type", "text/html")
@@ -402,7 +298,7 @@ def test_connection_refused() -> None:
 def test_self_signed_certificate_is_refused(tls_cert: tuple[Path, Path]) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*tls_cert)
-    for web in _serve(context):
+    for web in serve(context):
         url = web.route("/post", page())
         assert fetch_error(url, timeout=3) == (
             f"{url}: the TLS certificate of 127.0.0.1 could not be verified "

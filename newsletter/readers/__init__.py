@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PostError
-from ..model import Post, Reference, TextWarning
+from ..model import Post, Reference, Span, TextWarning
 from .nodes import Node, PageMeta
 from .outline import (
     Outline,
@@ -187,6 +187,7 @@ READERS: dict[str, Reader] = {"markdown": _read_markdown, "text": _read_text, "h
 def parse_source(src: Source) -> Post:
     """Read `src` with its reader, then choose its outline."""
     meta, nodes, refs, warnings = READERS[src.fmt](src)
+    nodes = [_tidy(n) for n in nodes]
     title = " ".join((meta.title or "").split())
     outline = choose_outline(nodes, title, _intro_hint(nodes))
     parts = assemble(nodes, outline)
@@ -206,6 +207,30 @@ def parse_source(src: Source) -> Post:
     )
     found = tuple(warnings) + tuple(text_warnings(post, scraped=src.fmt == "text"))
     return dataclasses.replace(post, warnings=tuple(sorted(found, key=lambda w: w.line)))
+
+
+def _tidy_spans(spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    """Whitespace as a reader sees it: runs of spaces (and no-break spaces) are one space;
+    code keeps its own."""
+    out: list[Span] = []
+    for sp in spans:
+        text = sp.text if sp.code else re.sub(r"[ \t\n\r\u00a0\u2009\u202f]+", " ", sp.text)
+        if out and not sp.code and out[-1].text.endswith(" ") and text.startswith(" "):
+            text = text[1:]
+        out.append(dataclasses.replace(sp, text=text))
+    if out:
+        out[0] = dataclasses.replace(out[0], text=out[0].text.lstrip())
+        out[-1] = dataclasses.replace(out[-1], text=out[-1].text.rstrip())
+    return tuple(sp for sp in out if sp.text)
+
+
+def _tidy(node: Node) -> Node:
+    b = node.block
+    if b.kind in ("p", "h", "quote"):
+        b = dataclasses.replace(b, spans=_tidy_spans(b.spans))
+    elif b.kind in ("ul", "ol"):
+        b = dataclasses.replace(b, items=tuple(_tidy_spans(it) for it in b.items))
+    return dataclasses.replace(node, block=b, lead=" ".join(node.lead.split()))
 
 
 def _intro_hint(nodes: list[Node]) -> str:

@@ -126,6 +126,15 @@ def _only_images(token: Token) -> bool:
     )
 
 
+def _images(token: Token, line: int) -> list[Block]:
+    """A paragraph of pictures as image blocks (alt text and address)."""
+    return [
+        Block("img", (Span(c.content or ""),), line=line, src=str(c.attrs.get("src", "")))
+        for c in token.children or []
+        if c.type == "image" and c.attrs.get("src")
+    ]
+
+
 def _attrs(s: Span) -> tuple[str | None, bool, bool, bool]:
     return s.href, s.strong, s.em, s.code
 
@@ -413,7 +422,11 @@ def markdown_nodes(body: str, offset: int = 0) -> list[Node]:
             continue
         if t.type == "paragraph_open":
             inline = tokens[i + 1]
-            spans = () if _only_images(inline) else _spans(inline)
+            if _only_images(inline):
+                nodes.extend(Node(b, line=line) for b in _images(inline, line))
+                i += 3
+                continue
+            spans = _spans(inline)
             if spans:
                 bold, lead = _emphasis(inline)
                 nodes.append(Node(Block("p", spans, line=line), bold=bold, lead=lead, line=line))

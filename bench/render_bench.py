@@ -19,7 +19,7 @@ from pathlib import Path
 from newsletter.config import Settings
 from newsletter.message import build_message
 from newsletter.model import Email
-from newsletter.post import load_post
+from newsletter.readers import read_post
 from newsletter.render import personalize, render_issue, render_series
 from newsletter.series import split_post
 
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="recipients (default 200)")
     n = parser.parse_args().n
     settings = Settings()
-    series = split_post(load_post(SAMPLE))
+    series = split_post(read_post(str(SAMPLE)))
     issue = series.issues[2]
     emails = render_series(series, settings)
     email = emails[2]

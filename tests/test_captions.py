@@ -37,7 +37,7 @@ from newsletter.cli import main
 from newsletter.config import Settings, settings_from_dict
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.model import Post, Section, paragraph
-from newsletter.post import load_post
+from newsletter.readers import read_post
 from newsletter.series import CITATION_RE, split_post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def assert_within_rules(platform: str, caption: str, limit: int | None = None) -
 
 @pytest.fixture(scope="module")
 def sample() -> Any:
-    return split_post(load_post(SAMPLE))
+    return split_post(read_post(str(SAMPLE)))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from newsletter.config import NewsletterSettings, Settings
 from newsletter.errors import NewsletterError, RecipientError, TemplateError
 from newsletter.message import build_message
 from newsletter.model import Email
-from newsletter.post import load_post
+from newsletter.readers import read_post
 from newsletter.render import NAME_TOKEN, UNSUBSCRIBE_TOKEN, render_issue
 from newsletter.series import split_post
 from tests.helpers import SAMPLE
@@ -44,7 +44,7 @@ def settings(**newsletter: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def rendered() -> Email:
-    series = split_post(load_post(SAMPLE))
+    series = split_post(read_post(str(SAMPLE)))
     return render_issue(series, series.issues[2], settings())
 
 

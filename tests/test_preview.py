@@ -16,8 +16,8 @@ import pytest
 
 from newsletter.captions import captions_for_issue
 from newsletter.config import Settings, settings_from_dict
-from newsletter.post import load_post
 from newsletter.preview import CalendarRow, PreviewData, PreviewServer, build_pages, preview_data
+from newsletter.readers import read_post
 from newsletter.series import split_post
 from tests.browser import chromium
 from tests.helpers import SAMPLE
@@ -31,7 +31,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def served(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
-    series = split_post(load_post(SAMPLE))
+    series = split_post(read_post(str(SAMPLE)))
     rows = tuple(
         CalendarRow(i.number, i.title, f"Mon 2026-12-0{i.number} 09:00 GMT", "scheduled")
         for i in series.issues

@@ -34,7 +34,7 @@ from newsletter.model import (
     Span,
     paragraph,
 )
-from newsletter.post import load_post
+from newsletter.readers import read_post
 from newsletter.render import (
     NAME_TOKEN,
     SIZE_LIMIT,
@@ -71,13 +71,13 @@ def settings(**newsletter: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def sample() -> Series:
-    return split_post(load_post(SAMPLE))
+    return split_post(read_post(str(SAMPLE)))
 
 
 @pytest.fixture(scope="module")
 def calm() -> Series:
     """A Markdown post with links, a list, a quote and a linked citation."""
-    return split_post(load_post(POSTS / "front-matter.md"))
+    return split_post(read_post(str(POSTS / "front-matter.md")))
 
 
 @pytest.fixture(scope="module")

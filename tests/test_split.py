@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.cli import main
-from newsletter.post import load_post
+from newsletter.readers import read_post
 from newsletter.series import issue_title, series_json, split_post
 from tests.helpers import POSTS, SAMPLE, check_golden_json
 
@@ -31,7 +31,7 @@ CHROME = [
 
 
 def split_json(path: Path) -> dict:  # type: ignore[type-arg]
-    return series_json(split_post(load_post(path)))
+    return series_json(split_post(read_post(str(path))))
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_split_of_posts_in_other_shapes(post: str, title: str, sections: list[st
 
 
 def test_front_matter_gives_author_url_tags_and_numbered_references() -> None:
-    post = load_post(POSTS / "front-matter.md")
+    post = read_post(str(POSTS / "front-matter.md"))
     assert post.author == "Ada Example"
     assert post.url == "https://example.com/blog/calm-mornings"
     assert post.tags == ("mental health", "morning routine")
@@ -175,7 +175,7 @@ def test_front_matter_gives_author_url_tags_and_numbered_references() -> None:
 
 
 def test_markdown_code_comments_are_not_headings_and_intro_heading_is_not_a_section() -> None:
-    series = split_post(load_post(POSTS / "questions.md"))
+    series = split_post(read_post(str(POSTS / "questions.md")))
     assert series.issues[0].intro[0].text.startswith("Anyone who has just started")
     code = [b for b in series.issues[1].blocks if b.kind == "code"]
     assert code and "# Not a heading" in code[0].code
@@ -183,7 +183,7 @@ def test_markdown_code_comments_are_not_headings_and_intro_heading_is_not_a_sect
 
 
 def test_lower_headings_stay_inside_their_section() -> None:
-    series = split_post(load_post(POSTS / "setext.md"))
+    series = split_post(read_post(str(POSTS / "setext.md")))
     last = series.issues[-1]
     assert [b.kind for b in last.blocks][:2] == ["p", "h"]
     assert "A note on sand" in last.blocks[1].text
@@ -240,7 +240,7 @@ def test_split_json_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_image_alt_text_and_signup_boxes_are_page_residue_not_text() -> None:
-    post = load_post(POSTS / "alt-text-and-signup.txt")
+    post = read_post(str(POSTS / "alt-text-and-signup.txt"))
     assert [s.heading for s in post.sections] == [
         "Clear the Surface Daily",
         "Label the Cables",
@@ -284,7 +284,7 @@ def test_the_author_box_and_footer_end_the_article() -> None:
 
 
 def test_html_blocks_in_markdown_keep_each_heading_with_its_own_text() -> None:
-    post = load_post(POSTS / "html-blocks.md")
+    post = read_post(str(POSTS / "html-blocks.md"))
     assert [s.heading for s in post.sections] == ["1. Basil", "2. Parsley", "3. Mint", "4. Chives"]
     basil, parsley, mint, chives = post.sections
     assert [b.text for b in basil.blocks] == [

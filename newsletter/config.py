@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 DEFAULT_CONFIG = "newsletter.toml"
+DEFAULTS_SOURCE = "defaults"  # Settings.source when no file was read
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SECURITY_MODES = ("starttls", "ssl", "none")
@@ -165,7 +166,12 @@ class Settings:
     social: SocialSettings = field(default_factory=SocialSettings)
     dkim: DkimSettings = field(default_factory=DkimSettings)
     base_dir: Path = field(default=Path("."), metadata={"internal": True})
-    source: str = field(default="defaults", metadata={"internal": True})
+    source: str = field(default=DEFAULTS_SOURCE, metadata={"internal": True})
+
+    @property
+    def from_file(self) -> bool:
+        """True when these settings were read from a file (or given as one's contents)."""
+        return self.source != DEFAULTS_SOURCE
 
     def path(self, value: str) -> Path:
         """A path setting, relative to the folder that holds newsletter.toml."""

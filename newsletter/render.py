@@ -26,7 +26,7 @@ import premailer
 from lxml import etree  # type: ignore[import-untyped]
 from markupsafe import Markup
 
-from .config import Settings
+from .config import NewsletterSettings, Settings
 from .errors import ConfigError, NewsletterError, TemplateError, UsageError
 from .links import SAFE_SCHEMES, add_utm, canonical_url, safe_href
 from .model import Block, Email, Issue, Reference, Series, Span
@@ -318,15 +318,19 @@ def _tidy_text(text: str) -> str:
 # --- templates -----------------------------------------------------------------------------
 
 
+BUILTIN_PREFIX = "builtin/"  # {% extends "builtin/email.mjml.j2" %} in an override
+
+
 def builtin_templates() -> importlib.resources.abc.Traversable:
-    """The folder of the built-in templates, inside the installed package."""
-    return importlib.resources.files("newsletter").joinpath("templates")
+    """The built-in templates: the repository's templates/ folder, installed with the package."""
+    return importlib.resources.files("newsletter.templates")
 
 
 def _packaged_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
-    resource = builtin_templates().joinpath(name)
-    if not resource.is_file():
+    name = name.removeprefix(BUILTIN_PREFIX)
+    if name not in TEMPLATE_NAMES:
         return None
+    resource = builtin_templates().joinpath(name)
     return resource.read_text(encoding="utf-8"), str(resource), lambda: True
 
 
@@ -356,15 +360,23 @@ def _underline(text: str, char: str = "=") -> str:
 
 
 def template_dir_for(settings: Settings, template_dir: Path | None = None) -> Path | None:
-    """The writer's templates folder, or None when there is none (the built-in ones are used)."""
+    """The writer's templates folder, or None when there is none (the built-in ones are used).
+
+    Only a folder that sits next to the settings file (`templates/` by default) or that the
+    settings name counts: with no settings file, a templates/ folder that merely happens to
+    be in the current folder is not the writer's and is left alone.
+    """
     if template_dir is not None:
         if not template_dir.is_dir():
             raise TemplateError(f"{template_dir}: no such templates folder")
         return template_dir
+    default = settings.newsletter.templates == NewsletterSettings.templates
+    if default and not settings.from_file:
+        return None
     path = settings.path(settings.newsletter.templates)
     if path.is_dir():
         return path
-    if settings.newsletter.templates != "templates":
+    if not default:
         raise ConfigError(
             f"{settings.source}: [newsletter] templates = {settings.newsletter.templates!r}: "
             f"no such folder ({path})"
@@ -373,7 +385,8 @@ def template_dir_for(settings: Settings, template_dir: Path | None = None) -> Pa
 
 
 def environment(settings: Settings, template_dir: Path | None = None) -> jinja2.Environment:
-    """Jinja2 with StrictUndefined and autoescape; the writer's folder overrides by file name."""
+    """Jinja2 with StrictUndefined and autoescape; the writer's folder overrides by file name,
+    and the built-in templates stay reachable as "builtin/<name>" for `{% extends %}`."""
     loaders: list[jinja2.BaseLoader] = []
     folder = template_dir_for(settings, template_dir)
     if folder is not None:

@@ -7,7 +7,6 @@ image to check) and read the files it wrote, as a writer would.
 from __future__ import annotations
 
 import dataclasses
-import filecmp
 import logging
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 
 from newsletter.cli import main
-from newsletter.config import NewsletterSettings, Settings, settings_from_dict
+from newsletter.config import NewsletterSettings, Settings, load_settings, settings_from_dict
 from newsletter.errors import ConfigError, NewsletterError, TemplateError
 from newsletter.links import add_utm, safe_href
 from newsletter.model import (
@@ -42,6 +41,7 @@ from newsletter.render import (
     TEMPLATE_NAMES,
     UNSUBSCRIBE_TOKEN,
     blocks_plain,
+    builtin_templates,
     compile_mjml,
     contrast,
     inline_css,
@@ -58,7 +58,7 @@ from tests.helpers import POSTS, ROOT, SAMPLE, check_golden_text
 SLUG = "massage-for-the-mental-health-of-it"
 CAMPAIGN = f"utm_source=newsletter&utm_medium=email&utm_campaign={SLUG}"
 LOGO = "https://example.com/logo.png"
-PACKAGED = ROOT / "newsletter" / "templates"
+BUILTIN = ROOT / "templates"
 
 
 def settings(**newsletter: Any) -> Settings:
@@ -463,12 +463,56 @@ def test_cssutils_warnings_are_silenced(compiled: str) -> None:
 # --- templates ------------------------------------------------------------------------------
 
 
-def test_repo_templates_are_byte_identical_copies_of_the_packaged_ones() -> None:
-    names = sorted(p.name for p in PACKAGED.iterdir() if p.is_file())
-    assert names == sorted(TEMPLATE_NAMES)
-    assert sorted(p.name for p in (ROOT / "templates").iterdir()) == names
-    _, mismatch, errors = filecmp.cmpfiles(PACKAGED, ROOT / "templates", names, shallow=False)
-    assert (mismatch, errors) == ([], [])
+def test_the_built_in_templates_are_the_repository_folder() -> None:
+    """One copy: what the package loads is templates/ at the top of the repository."""
+    assert Path(str(builtin_templates())).resolve() == BUILTIN.resolve()
+    assert sorted(p.name for p in BUILTIN.glob("*.j2")) == sorted(TEMPLATE_NAMES)
+
+
+def test_a_templates_folder_in_the_current_folder_alone_is_not_used(
+    tmp_path: Path, sample: Series, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "email.txt.j2").write_text("Stray\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    no_file = load_settings()  # no newsletter.toml here: the defaults
+    assert not no_file.from_file
+    assert render_issue(sample, sample.issues[0], no_file).text.startswith("Body & Mind Notes")
+    (tmp_path / "newsletter.toml").write_text("", encoding="utf-8")
+    beside = load_settings()  # now the folder sits next to the settings file: it is theirs
+    assert render_issue(sample, sample.issues[0], beside).text == "Stray\n"
+
+
+def test_an_override_can_extend_the_built_in_template(tmp_path: Path, sample: Series) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "email.mjml.j2").write_text(
+        '{% extends "builtin/email.mjml.j2" %}\n'
+        '{% block greeting %}<p class="nl-p">Dear {{ subscriber_name }},</p>{% endblock %}\n',
+        encoding="utf-8",
+    )
+    (folder / "email.txt.j2").write_text(
+        '{% extends "builtin/email.txt.j2" %}\n'
+        "{% block footer %}-- \nSent with care.\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    s = settings_from_dict({}, base_dir=tmp_path)
+    email = render_issue(sample, sample.issues[0], s)
+    builtin = render_issue(sample, sample.issues[0], settings_from_dict({}))
+    assert f"Dear {NAME_TOKEN}," in email.html and f"Hi {NAME_TOKEN}," not in email.html
+    assert email.html.count("Improved Sleep") == builtin.html.count("Improved Sleep")
+    assert email.text.endswith("-- \nSent with care.\n")
+    assert email.text.split("-- \n")[0] == builtin.text.split("-- \n")[0]
+
+
+def test_export_writes_the_built_in_templates_and_never_over_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    assert main(["templates", "--export", str(out)]) == 0
+    for name in TEMPLATE_NAMES:
+        assert (out / name).read_bytes() == (BUILTIN / name).read_bytes()
+    (out / "email.txt.j2").write_text("my edits\n", encoding="utf-8")
+    assert main(["templates", "--export", str(out)]) == 2
+    assert (out / "email.txt.j2").read_text(encoding="utf-8") == "my edits\n"
 
 
 def test_a_writer_template_overrides_by_file_name(tmp_path: Path, sample: Series) -> None:
@@ -500,7 +544,7 @@ def broken(tmp_path: Path, name: str, source: str) -> Path:
 
 
 def mjml_with(line: str) -> str:
-    template = (PACKAGED / "email.mjml.j2").read_text(encoding="utf-8")
+    template = (BUILTIN / "email.mjml.j2").read_text(encoding="utf-8")
     return template.replace(
         '<mj-section padding="32px 0 16px">', line + '\n<mj-section padding="32px 0 16px">', 1
     )
@@ -540,7 +584,7 @@ def test_malformed_mjml_names_the_template(tmp_path: Path, sample: Series) -> No
 
 
 def test_error_in_the_blocks_template_names_that_file(tmp_path: Path, sample: Series) -> None:
-    source = (PACKAGED / "blocks.html.j2").read_text(encoding="utf-8")
+    source = (BUILTIN / "blocks.html.j2").read_text(encoding="utf-8")
     source = source.replace('<p class="nl-p">', '<p class="nl-p">{{ b.nope }}', 1)
     folder = broken(tmp_path, "blocks.html.j2", source)
     with pytest.raises(TemplateError) as info:

@@ -125,18 +125,24 @@ def starts_with_phrase(text: str, options: Sequence[str], whole: bool = False) -
     t = _plain(text)
     if not t:
         return False
-    for phrase in options:
-        p = _plain(phrase)
-        if not p:
-            continue
-        if t == p:
-            return True
-        if whole:
-            continue
-        # CJK has no spaces: a phrase is a prefix; elsewhere it must end at a word boundary.
-        if t.startswith(p) and (_is_cjk(p[-1]) or t[len(p)] == " "):
-            return True
-    return False
+    exact, words_in, cjk = _phrase_index(tuple(options))
+    if t in exact:
+        return True
+    if whole:
+        return False
+    # A phrase ends at a word boundary; CJK has no spaces, so there a phrase is a prefix.
+    tokens = t.split(" ")
+    if any(" ".join(tokens[:k]) in exact for k in range(1, min(words_in, len(tokens)) + 1)):
+        return True
+    return _is_cjk(t[0]) and any(t.startswith(p) for p in cjk)
+
+
+@cache
+def _phrase_index(options: tuple[str, ...]) -> tuple[frozenset[str], int, tuple[str, ...]]:
+    """The phrases in plain form, the most words one has, and the CJK ones."""
+    plain = frozenset(p for p in (_plain(o) for o in options) if p)
+    most = max((len(p.split(" ")) for p in plain), default=0)
+    return plain, most, tuple(p for p in plain if _is_cjk(p[-1]))
 
 
 # --- numbering --------------------------------------------------------------------------------
@@ -213,13 +219,15 @@ def _is_cjk(ch: str) -> bool:
     return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
 def words(text: str) -> int:
     """Words, with CJK characters counted two to a word: their scripts have no spaces."""
-    cjk = sum(1 for ch in text if _is_cjk(ch))
+    cjk = len(_CJK_CHAR.findall(text))
     if not cjk:
         return len(text.split())
-    rest = "".join(" " if _is_cjk(ch) else ch for ch in text)
-    return len(rest.split()) + (cjk + 1) // 2
+    return len(_CJK_CHAR.sub(" ", text).split()) + (cjk + 1) // 2
 
 
 def loosely_equal(a: str, b: str, ratio: float = 0.85) -> bool:
@@ -408,7 +416,8 @@ def _refine(
             keep.append(c)
     # The last entry of a menu has the text after the menu under it: it is a heading only if
     # that text is as long as a section's, and no heading further on bears its name.
-    typical = statistics.median([bodies[members.index(c)] for c in keep]) if keep else 0
+    body_of = {c.index: bodies[k] for k, c in enumerate(members)}
+    typical = statistics.median([body_of[c.index] for c in keep]) if keep else 0
     for c, body in last_of_run:
         named_later = any(d.index > c.index and loosely_equal(d.text, c.text) for d in members)
         if not named_later and body >= typical / 2 and body >= MIN_BODY_WORDS:

@@ -81,13 +81,13 @@ def open_source(name: str, fmt: str | None = None) -> Source:
         page = fetch_page(name)
         return Source(page.text, name, fmt or "html", url=page.url)
     path = Path(name)
+    if path.is_dir():
+        raise PostError(f"{path}: is a folder, not a post")
     kind = detect_format(name, fmt)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise PostError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PostError(f"{path}: is a folder, not a post") from None
     except OSError as e:
         raise PostError(f"{path}: cannot read ({e.strerror})") from None
     if kind == "html":

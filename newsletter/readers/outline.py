@@ -38,6 +38,8 @@ RUNIN_SENTENCE_WORDS, RUNIN_WORDS = 8, 6
 NOUN_CAPITALS_SHARE = 0.2
 # Fewer words than this between two headings of one form make them a menu's entries.
 MENU_BODY_WORDS = 3
+# When most headings come in pairs with nothing between them, they are heading + subtitle.
+PAIRED_SHARE = 0.6
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -403,20 +405,29 @@ def _refine(
     keep: list[Candidate] = []
     last_of_run: list[tuple[Candidate, int]] = []
     bodies = _bodies(nodes, [c.index for c in members], inline)
+    body_of = {c.index: bodies[k] for k, c in enumerate(members)}
     # Markup headings are meant: only nothing at all between two makes them a menu.
     empty = 1 if group and group[0].style[0] == "h" else MENU_BODY_WORDS
+    runs: list[list[Candidate]] = []
     for k, c in enumerate(members):
-        empty_after = k + 1 < len(members) and bodies[k] < empty
-        empty_before = k > 0 and bodies[k - 1] < empty
-        if empty_after:
-            toc.append(c.text)
-        elif empty_before:
-            last_of_run.append((c, bodies[k]))
+        if k and bodies[k - 1] < empty:
+            runs[-1].append(c)
         else:
-            keep.append(c)
+            runs.append([c])
+    # Pairs again and again (a heading, then a line naming what it is about) are headings with
+    # a subtitle: the first of each pair is the heading.
+    pairs = sum(len(r) == 2 for r in runs)
+    subtitled = pairs >= 3 and pairs >= PAIRED_SHARE * len(runs)
+    for run in runs:
+        if len(run) == 1:
+            keep.append(run[0])
+        elif subtitled and len(run) == 2:
+            keep.append(run[0])
+        else:
+            toc.extend(c.text for c in run[:-1])
+            last_of_run.append((run[-1], body_of[run[-1].index]))
     # The last entry of a menu has the text after the menu under it: it is a heading only if
     # that text is as long as a section's, and no heading further on bears its name.
-    body_of = {c.index: bodies[k] for k, c in enumerate(members)}
     typical = statistics.median([body_of[c.index] for c in keep]) if keep else 0
     for c, body in last_of_run:
         named_later = any(d.index > c.index and loosely_equal(d.text, c.text) for d in members)
@@ -425,7 +436,8 @@ def _refine(
         else:
             toc.append(c.text)
     keep.sort(key=lambda c: c.index)
-    # A label printed again and again ("Summary", a repeated headline) is furniture.
+    # A text printed more than once is a label ("Summary", the headline over every section), or
+    # a table of contents' entry beside its heading: never a section.
     counts = Counter(c.text for c in keep)
     keep = [c for c in keep if counts[c.text] == 1]
     numbered = [c for c in keep if c.number is not None]

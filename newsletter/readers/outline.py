@@ -419,9 +419,7 @@ def _refine(
     pairs = sum(len(r) == 2 for r in runs)
     subtitled = pairs >= 3 and pairs >= PAIRED_SHARE * len(runs)
     for run in runs:
-        if len(run) == 1:
-            keep.append(run[0])
-        elif subtitled and len(run) == 2:
+        if len(run) == 1 or (subtitled and len(run) == 2):
             keep.append(run[0])
         else:
             toc.extend(c.text for c in run[:-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,28 @@ import pytest
 from newsletter.config import Settings
 from tests.smtpd import SmtpTestServer, make_self_signed_cert, settings_for, start_server
 from tests.web import Web, serve
+
+
+def _clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module and session fixtures, too, run in an empty folder with no NEWSLETTER_* variables."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+        _clear_environment(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts in its own empty folder with no NEWSLETTER_* variables, so a
+    developer's ./newsletter.toml, templates/ or exported secret cannot change what it sees."""
+    monkeypatch.chdir(tmp_path)
+    _clear_environment(monkeypatch)
 
 
 @pytest.fixture(scope="session")

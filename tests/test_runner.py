@@ -141,14 +141,14 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
     tmp_path: Path, smtp_server_factory: Callable[..., SmtpTestServer], connections: int
 ) -> None:
     """At most one message per connection is in doubt after a kill, and it is sent again."""
-    server = smtp_server_factory(reply_delay=0.004)
+    server = smtp_server_factory(reply_delay=0.004)  # about 20 ms a message: killed mid-issue
     ws = Workspace(tmp_path, server, connections=connections)
-    emails = ws.subscribers(500)
+    emails = ws.subscribers(100)
     ws.schedule()
     proc = ws.spawn("run", "--once", now=iso(ISSUE_1))
     try:
-        arrived = server.wait_for(120, timeout=90)
-        assert len(arrived) >= 120, proc.communicate()[1] if proc.poll() is not None else "slow"
+        arrived = server.wait_for(30, timeout=90)
+        assert len(arrived) >= 30, proc.communicate()[1] if proc.poll() is not None else "slow"
         proc.kill()  # SIGKILL: no cleanup of any kind
         proc.wait(10)
     finally:
@@ -156,7 +156,7 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
             proc.kill()
             proc.wait()
     before = len(server.messages)
-    assert before < 500, "the sender finished before it was killed"
+    assert before < 100, "the sender finished before it was killed"
     counts = ws.counts()
     in_flight = counts.get("sending", 0)
     assert in_flight <= connections
@@ -176,7 +176,7 @@ def test_sigkill_mid_issue_then_restart_delivers_to_everyone(
     # A repeat carries the same Message-ID, so a receiving system can drop it.
     for e in twice:
         assert len({m.parsed()["Message-ID"] for m in server.received_by(e)}) == 1
-    assert ws.counts() == {"sent": 500}
+    assert ws.counts() == {"sent": 100}
 
 
 def test_sigterm_finishes_the_message_in_flight_and_stops_the_loop(
@@ -184,7 +184,7 @@ def test_sigterm_finishes_the_message_in_flight_and_stops_the_loop(
 ) -> None:
     server = smtp_server_factory(reply_delay=0.01)
     ws = Workspace(tmp_path, server, connections=2)
-    emails = ws.subscribers(150)
+    emails = ws.subscribers(60)
     ws.schedule()
     proc = ws.spawn("run", now=iso(ISSUE_1))  # the loop, not --once
     try:
@@ -200,7 +200,7 @@ def test_sigterm_finishes_the_message_in_flight_and_stops_the_loop(
     assert b"Traceback" not in err
     counts = ws.counts()
     assert "sending" not in counts
-    assert counts["sent"] == len(server.messages) < 150
+    assert counts["sent"] == len(server.messages) < 60
     code, _, err2 = ws.cli("run", "--once", now=iso(ISSUE_1))
     assert code == 0, err2
     assert Counter(m.rcpt_tos[0] for m in server.messages) == Counter(emails)

@@ -13,16 +13,17 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import regex
 from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
+from .citations import strip_citations
 from .config import Settings
 from .errors import ConfigError, UsageError
+from .links import social_link
 from .model import Block, Issue, Series
-from .series import CITATION_RE
+from .text import leans_back, plain, sentences
 
 PLATFORMS: tuple[str, ...] = (
     "x",
@@ -132,14 +133,6 @@ MAX_TAG_GRAPHEMES = 50  # Threads topics allow 50, Bluesky tags 64: the smaller 
 
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3")
-# Characters nobody means to paste: controls, BOM, noncharacters, bidi embeddings/overrides.
-_UNWANTED = regex.compile(r"[\p{Cc}\ufeff\ufffe\uffff\u202a-\u202e]")
-_SENTENCE_BREAK = regex.compile(
-    r"(?<=[.!?…][\"”’»)\]]*)\s+(?=[^\p{Ll}\s])|(?<=[。！？][」』”’）]*)\s*(?=\S)"
-)
-_ABBREVIATION = regex.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Dr|Mr|Mrs|Ms|Prof|St|No|Fig)\.|\b\p{Lu}\.)$", regex.I
-)
 _CLAUSE_BREAK = regex.compile(r"[,;:](?=\s)|\s[–—](?=\s)|[、，；：]")
 _WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 _TAG_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}_]*")
@@ -150,9 +143,6 @@ _BOILERPLATE = regex.compile(
     r"for more information|subscribe|sign up)\b",
     regex.I,
 )
-# Sentences opening with these lean on one the reader of a caption has not seen.
-_DEICTIC_WORDS = "this that these those it its they their them both he she we our there such"
-_DEICTIC = frozenset(_DEICTIC_WORDS.split())
 _STOP_WORDS = """
     a an the and or but nor for of to in on at by with from as into onto than then that this
     these those is are was were be been being has have had do does did it its it's they them
@@ -295,27 +285,9 @@ def _fits(rule: PlatformRule, limit: int, draft: _Draft) -> bool:
 # --- text of the issue ------------------------------------------------------------------------
 
 
-def _plain(text: str) -> str:
-    """NFC, whitespace collapsed, nothing that should not be pasted (controls, bidi overrides)."""
-    text = str(regex.sub(r"\s+", " ", unicodedata.normalize("NFC", text)))
-    return str(_UNWANTED.sub("", text)).strip()
-
-
 def _clean(text: str) -> str:
     """Body text for a caption: plain, and without citation markers like "(1)"."""
-    text = _plain(CITATION_RE.sub("", unicodedata.normalize("NFC", text)))
-    return str(regex.sub(r" +([,.;:!?])", r"\1", text))
-
-
-def _split_sentences(text: str) -> list[str]:
-    pieces = [p for p in _SENTENCE_BREAK.split(text) if p.strip()]
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and _ABBREVIATION.search(merged[-1]):
-            merged[-1] = f"{merged[-1]} {piece}"
-        else:
-            merged.append(piece)
-    return [m.strip() for m in merged]
+    return strip_citations(plain(text))
 
 
 def _block_texts(blocks: Iterable[Block]) -> Iterable[str]:
@@ -326,25 +298,14 @@ def _block_texts(blocks: Iterable[Block]) -> Iterable[str]:
             yield from block.text.split("\n")
 
 
+# Longest first: "ations" before "ation" before "s".
 _SUFFIXES = ("ations", "ation", "ness", "ments", "ment", "ing", "ies", "ied", "ed", "es", "s")
 
 
 def _stem(word: str) -> str:
     """A crude stem, enough to match "regulation" with "regulate" and "bodies" with "body"."""
     w = word.casefold()
-    for suffix in (
-        "ations",
-        "ation",
-        "ness",
-        "ments",
-        "ment",
-        "ing",
-        "ies",
-        "ied",
-        "ed",
-        "es",
-        "s",
-    ):
+    for suffix in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
             break
@@ -394,8 +355,7 @@ def _score(text: str, title: set[str], topic: set[str], doc_freq: dict[str, int]
         score += 2
     elif length > 240:
         score -= 2
-    first = _WORD.search(text)
-    if first and first.group().casefold() in _DEICTIC:
+    if leans_back(text):
         score -= 6  # leans on a sentence the reader has not seen
     if any(q in text for q in _QUOTES):
         score -= 3
@@ -421,7 +381,7 @@ def _clauses(text: str) -> tuple[str, ...]:
 def _sentences(series: Series, issue: Issue) -> list[_Sentence]:
     """The issue's sentences, best candidates for a hook first."""
     texts = [_clean(t) for t in _block_texts(issue.blocks)]
-    raw = [s for t in texts if t for s in _split_sentences(t)]
+    raw = [s for t in texts if t for s in sentences(t)]
     doc_freq: dict[str, int] = {}
     for s in raw:
         for stem in _stems(s):
@@ -433,8 +393,7 @@ def _sentences(series: Series, issue: Issue) -> list[_Sentence]:
         if s in seen or not _eligible(s):
             continue
         seen.add(s)
-        first = _WORD.search(s)
-        standalone = not (first and first.group().casefold() in _DEICTIC)
+        standalone = not leans_back(s)
         score = _score(s, title, topic, doc_freq)
         has_url = bool(_URLISH.search(s))
         out.append(_Sentence(s, i, score, _clauses(s), standalone, has_url))
@@ -442,41 +401,6 @@ def _sentences(series: Series, issue: Issue) -> list[_Sentence]:
 
 
 # --- link and hashtags ------------------------------------------------------------------------
-
-
-def _checked_url(url: str, where: str) -> str:
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or regex.search(r"[\s\p{Cc}]", url)
-    ):
-        raise ConfigError(f"{where} {url!r} is not an http(s) URL: give a full https:// address")
-    return url
-
-
-def social_link(series: Series, settings: Settings, platform: str) -> str:
-    """The canonical post URL, with this platform's UTM parameters unless `[social] utm = false`."""
-    s = settings.social
-    if s.link:
-        url = _checked_url(s.link, f"{settings.source}: [social] link")
-    elif series.post.url:
-        url = _checked_url(series.post.url, f"{series.post.source}: front matter url")
-    else:
-        site = settings.newsletter.site_url
-        url = _checked_url(site, f"{settings.source}: [newsletter] site_url")
-    if not s.utm:
-        return url
-    parts = urlsplit(url)
-    ours = {
-        "utm_source": platform,
-        "utm_medium": s.utm_medium,
-        "utm_campaign": s.utm_campaign or series.slug,
-    }
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
-    query += [(k, v) for k, v in ours.items() if v]
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
 
 
 def camel_hashtag(tag: str) -> str:
@@ -507,7 +431,7 @@ def hashtags_for(series: Series, settings: Settings) -> tuple[str, ...]:
 
 def _contexts(series: Series, issue: Issue) -> tuple[str, str, str]:
     """Series context, shortest first: "Part 2 of 5", with the issue title, with the series name."""
-    title, name = _plain(issue.title), _plain(series.title)
+    title, name = plain(issue.title), plain(series.title)
     if issue.total == 1:
         return "", title, f"From “{name}”: {title}"
     part = f"Part {issue.number} of {issue.total}"
@@ -551,7 +475,7 @@ def _caption(
         ((s.text, comfortable) for s in sentences),
         ((s.text, bare) for s in sentences),
         ((c, bare) for s in sentences for c in s.clauses),
-        ((_plain(issue.title), bare),),
+        ((plain(issue.title), bare),),
     )
     hook = next(
         (h for h, base in candidates if _at_least(h) <= limit and fits(replace(base, hook=h))), ""

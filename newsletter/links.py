@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from .config import Settings
+from .errors import ConfigError
 from .model import Series
 
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -91,6 +92,33 @@ def email_tags(settings: Settings, campaign: str) -> tuple[tuple[str, str], ...]
 def add_utm(url: str, settings: Settings, campaign: str) -> str:
     """A link in an email, tagged for analytics (see `tag`)."""
     return tag(url, email_tags(settings, campaign))
+
+
+def _checked(url: str, where: str) -> str:
+    try:
+        return http_url(url)
+    except ValueError:
+        raise ConfigError(
+            f"{where} {url!r} is not an http(s) URL: give a full https:// address"
+        ) from None
+
+
+def social_link(series: Series, settings: Settings, platform: str) -> str:
+    """The post's link in a caption: `[social] link`, else the post's own address, else the
+    site; tagged for the platform (see `tag`) unless `[social] utm = false`."""
+    s = settings.social
+    if s.link:
+        url = _checked(s.link, f"{settings.source}: [social] link")
+    elif series.post.url:
+        url = _checked(series.post.url, f"{series.post.source}: front matter url")
+    else:
+        url = _checked(settings.newsletter.site_url, f"{settings.source}: [newsletter] site_url")
+    if not s.utm:
+        return url
+    campaign = s.utm_campaign or series.slug
+    return tag(
+        url, (("utm_source", platform), ("utm_medium", s.utm_medium), ("utm_campaign", campaign))
+    )
 
 
 def unsubscribe_base_url(settings: Settings) -> str:

@@ -26,11 +26,11 @@ import premailer
 from lxml import etree  # type: ignore[import-untyped]
 from markupsafe import Markup
 
+from .citations import cited_markers, renumber_citations
 from .config import NewsletterSettings, Settings
 from .errors import ConfigError, NewsletterError, TemplateError, UsageError
 from .links import SAFE_SCHEMES, add_utm, canonical_url, safe_href
 from .model import Block, Email, Issue, Reference, Series, Span
-from .series import CITATION_RE, cited_markers
 
 UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
 NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
@@ -202,36 +202,6 @@ def palettes(settings: Settings) -> tuple[Palette, Palette]:
 
 
 # --- links, citations and text ---------------------------------------------------------------
-
-
-def _compact(numbers: list[int]) -> str:
-    """[1, 2, 3, 5] -> "1–3, 5": runs of three or more become a range."""
-    out: list[str] = []
-    i = 0
-    while i < len(numbers):
-        j = i
-        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
-            j += 1
-        if j - i >= 2:
-            out.append(f"{numbers[i]}\u2013{numbers[j]}")
-            i = j + 1
-        else:
-            out.append(str(numbers[i]))
-            i += 1
-    return ", ".join(out)
-
-
-def renumber_citations(text: str, mapping: dict[str, int]) -> str:
-    """Rewrite "(3)" to the issue's own numbering; markers it does not know stay as they are."""
-
-    def sub(m: re.Match[str]) -> str:
-        markers = cited_markers(m.group(0))
-        if not markers or any(n not in mapping for n in markers):
-            return m.group(0)
-        numbers = sorted({mapping[n] for n in markers})
-        return m.group(0)[0] + _compact(numbers) + m.group(0)[-1]
-
-    return CITATION_RE.sub(sub, text)
 
 
 def _blocks_text_all(blocks: tuple[Block, ...]) -> str:

@@ -6,16 +6,13 @@ import re
 import unicodedata
 from typing import Any
 
-from .config import Settings
+from .citations import cited_markers, strip_citations
 from .errors import PostError
-from .model import Block, Issue, Post, Reference, Section, Series, Span, blocks_text
+from .model import Block, Issue, Post, Series, blocks_text
+from .text import leans_back, sentences
 
 SUBJECT_MAX = 70
 PREHEADER_MAX = 110
-
-# "(1)", "(3, 10)", "(2-4)", "[1]": in-text citation markers.
-CITATION_RE = re.compile(r"[(\[](\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*)\s*[)\]]")
-
 
 _NUMBER_PREFIX = re.compile(r"^\s*(?:\d{1,2}[.):]|#\d{1,2}:?)\s+")
 
@@ -34,43 +31,6 @@ def slugify(text: str, max_len: int = 60) -> str:
     return slug or "post"
 
 
-def cited_markers(text: str) -> list[str]:
-    """Reference numbers cited in `text`, in order of first citation ("(3, 10)" gives 3 and 10)."""
-    found: list[str] = []
-    for m in CITATION_RE.finditer(text):
-        for part in re.split(r"\s*,\s*", m.group(1)):
-            bounds = re.split(r"\s*[\u2013-]\s*", part)
-            if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
-                numbers = [str(n) for n in range(int(bounds[0]), int(bounds[1]) + 1)]
-            else:
-                numbers = [part.strip()]
-            for n in numbers:
-                if n not in found:
-                    found.append(n)
-    return found
-
-
-_ABBREVIATIONS = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|No|Fig)\.$")
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences of a paragraph; "Dr. Helou" and "e.g. this" do not end one."""
-    text = re.sub(r"\s+", " ", text).strip()
-    parts = re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“A-Z0-9])", text)
-    out: list[str] = []
-    for part in parts:
-        if out and _ABBREVIATIONS.search(out[-1]):
-            out[-1] = f"{out[-1]} {part}"
-        elif part.strip():
-            out.append(part.strip())
-    return out
-
-
-def _clean_for_preview(text: str) -> str:
-    text = CITATION_RE.sub("", text)
-    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
-
-
 def _shorten(text: str, limit: int) -> str:
     """Cut at a word boundary and mark the cut; whole text when it fits."""
     if len(text) <= limit:
@@ -79,31 +39,24 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-_LEANS_BACK = re.compile(
-    r"^(?:this|that|these|those|it|its|they|we|he|she|both|so|but|and)\b", re.I
-)
-
-
 def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
     """One sentence from the section that stands on its own and fits the inbox preview.
 
     Skipped: sentences with quotes (they rarely fit whole), ones that lean on the sentence
     before ("This…", "We…"), and ones starting lowercase (often a lost drop cap).
     """
-    sentences: list[str] = []
+    found: list[str] = []
     for b in blocks:
         if b.kind == "p":
-            sentences.extend(_clean_for_preview(s) for s in _sentences(b.text))
+            found.extend(strip_citations(s) for s in sentences(b.text))
     usable = [
-        s
-        for s in sentences
-        if s[:1].isupper() and not re.search('["“”]', s) and not _LEANS_BACK.match(s)
+        s for s in found if s[:1].isupper() and not re.search('["“”]', s) and not leans_back(s)
     ]
     for low in (60, 30):
         for s in usable:
             if low <= len(s) <= limit:
                 return s
-    first = usable[0] if usable else (sentences[0] if sentences else "")
+    first = usable[0] if usable else (found[0] if found else "")
     return _shorten(first, limit)
 
 
@@ -121,7 +74,7 @@ def _short_series_name(title: str) -> str:
     return name if len(name) <= 40 else ""
 
 
-def split_post(post: Post, settings: Settings | None = None) -> Series:
+def split_post(post: Post) -> Series:
     """One issue per section; issue 1 carries the intro, the last the conclusion."""
     if not post.sections:
         raise PostError(
@@ -190,16 +143,3 @@ def series_json(series: Series) -> dict[str, Any]:
         },
         "issues": issues,
     }
-
-
-__all__ = [
-    "CITATION_RE",
-    "Block",
-    "Reference",
-    "Section",
-    "Span",
-    "cited_markers",
-    "series_json",
-    "slugify",
-    "split_post",
-]

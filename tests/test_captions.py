@@ -31,14 +31,15 @@ from newsletter.captions import (
     caption_length,
     captions_for_issue,
     captions_json,
-    social_link,
 )
+from newsletter.citations import CITATION_RE
 from newsletter.cli import main
 from newsletter.config import Settings, settings_from_dict
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.links import social_link
 from newsletter.model import Post, Section, paragraph
 from newsletter.readers import read_post
-from newsletter.series import CITATION_RE, split_post
+from newsletter.series import split_post
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "posts" / "massage-for-the-mental-health-of-it.txt"

@@ -18,6 +18,7 @@ import premailer
 import pytest
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 
+from newsletter.citations import CITATION_RE, renumber_citations
 from newsletter.cli import main
 from newsletter.config import NewsletterSettings, Settings, load_settings, settings_from_dict
 from newsletter.errors import ConfigError, NewsletterError, TemplateError
@@ -49,10 +50,9 @@ from newsletter.render import (
     personalize,
     render_issue,
     render_series,
-    renumber_citations,
     style_bytes,
 )
-from newsletter.series import CITATION_RE, split_post
+from newsletter.series import split_post
 from tests.helpers import POSTS, ROOT, SAMPLE, check_golden_text
 
 SLUG = "massage-for-the-mental-health-of-it"

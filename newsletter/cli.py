@@ -12,10 +12,11 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__, service
 from .config import Settings, load_settings
@@ -65,6 +66,57 @@ def _add_server(p: argparse.ArgumentParser, port: int) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
 
 
+@dataclass(frozen=True)
+class Option:
+    """One add_argument call: its flags (or positional name) and keywords."""
+
+    flags: tuple[str, ...]
+    keywords: dict[str, Any]
+
+
+def opt(*flags: str, **keywords: Any) -> Option:
+    return Option(flags, keywords)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its handler (whose docstring is its help), options, and shared arguments."""
+
+    name: str
+    handler: Handler
+    options: tuple[Option, ...]
+    post: str | None  # "required" or "optional": the POST argument and its reading options
+    port: int | None  # a server's default port: --host and --port
+
+    @property
+    def summary(self) -> str:
+        return (self.handler.__doc__ or "").strip().split("\n")[0]
+
+    @property
+    def description(self) -> str:
+        rest = (self.handler.__doc__ or "").strip().partition("\n")[2]
+        return " ".join(rest.split()) or self.summary
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(
+    *options: Option, post: str | None = None, port: int | None = None
+) -> Callable[[Handler], Handler]:
+    """Register `cmd_<name>` as the subcommand <name>, in the order of this file."""
+
+    def register(handler: Handler) -> Handler:
+        name = handler.__name__.removeprefix("cmd_").replace("_", "-")
+        COMMANDS[name] = Command(name, handler, options, post, port)
+        return handler
+
+    return register
+
+
+JSON = opt("--json", action="store_true", help="print as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsletter",
@@ -76,122 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=summary, description=description)
-
-    p = command(
-        "import",
-        "any source (URL, .html, .txt, .md) as a clean Markdown post",
-        "Read a post with the reader for its kind and write it as Markdown: front matter, the "
-        "sections as '## ' headings, references, and each warning as a comment where it "
-        "applies. Edit the headings to fix the split; the Markdown reader reads it as written.",
-    )
-    p.add_argument("source", help="a .md, .html or .txt file, or the page's http(s) URL")
-    p.add_argument(
-        "--format", choices=["markdown", "html", "text"], help="how to read it (default: by kind)"
-    )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: print it)")
-    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
-
-    p = command(
-        "split",
-        "show the series plan: issues, titles, references",
-        "Split a post into a weekly series and print the plan.",
-    )
-    _add_post(p)
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
-
-    p = command(
-        "build",
-        "write every issue's HTML, text, .eml and captions",
-        "Write series.json, captions and one folder per issue with its email files.",
-    )
-    _add_post(p)
-    p.add_argument(
-        "-o", "--output", metavar="DIR", default="build", help="parent folder (default: build)"
-    )
-
-    p = command("captions", "print social captions, ready to paste", "Print each issue's captions.")
-    _add_post(p)
-    p.add_argument("--issue", type=int, metavar="N", help="only issue N")
-    p.add_argument("--platform", metavar="NAME", help="only this platform (x, bluesky, ...)")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-
-    p = command(
-        "preview",
-        "preview the series in the browser",
-        "Serve a local preview of every issue, its text and captions.",
-    )
-    _add_post(p, optional=True)
-    _add_server(p, 8025)
-
-    p = command(
-        "schedule",
-        "queue the series, one issue every N weeks",
-        "Render the series once and queue one issue per week in the outbox.",
-    )
-    _add_post(p)
-    p.add_argument(
-        "--start",
-        metavar="DATE",
-        help="date of issue 1, YYYY-MM-DD (default: the next [schedule] weekday)",
-    )
-    p.add_argument("--at", metavar="HH:MM", help="local send time (default from settings)")
-    p.add_argument("--tz", metavar="AREA/CITY", help="time zone (default from settings)")
-    p.add_argument("--every", type=int, metavar="N", help="weeks between issues (default 1)")
-    p.add_argument("--replace", action="store_true", help="replace an already queued series")
-
-    p = command(
-        "status",
-        "what is queued, sent, failed, per issue",
-        "Show each queued issue: when, and how many sent, pending, failed.",
-    )
-    p.add_argument("--json", action="store_true", help="print as JSON")
-
-    p = command(
-        "calendar",
-        "the send plan; as iCalendar with --ics",
-        "Show the send plan, or write it as an iCalendar file.",
-    )
-    p.add_argument("--ics", metavar="FILE", help="write the plan as an iCalendar file")
-
-    p = command(
-        "run",
-        "send what is due",
-        "Send what is due: a loop that wakes every poll interval, or one pass.",
-    )
-    p.add_argument("--once", action="store_true", help="one pass, then exit (for cron/systemd)")
-    p.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending")
-    p.add_argument("--out", metavar="DIR", default="outbox-dry-run", help="folder for --dry-run")
-
-    p = command(
-        "send-test",
-        "send one issue now to one address",
-        "Send one issue to one address now, outside the outbox.",
-    )
-    _add_post(p)
-    p.add_argument("--issue", type=int, required=True, metavar="N")
-    p.add_argument("--to", required=True, metavar="ADDRESS")
-
-    p = command("unsubscribe", "add an address to the suppression list", "Never send to it again.")
-    p.add_argument("address", help="an address, or a personal unsubscribe link")
-
-    p = command(
-        "unsubscribe-server",
-        "answer the unsubscribe links (behind HTTPS)",
-        "Answer the personal unsubscribe links: GET shows a page with a button, POST (that "
-        "button, or a mail provider's one-click request) unsubscribes. Put it behind your HTTPS "
-        "reverse proxy.",
-    )
-    _add_server(p, 8026)
-
-    p = command(
-        "templates",
-        "write the built-in email templates out for editing",
-        "Write the built-in templates into DIR; point [newsletter] templates at it to use them.",
-    )
-    p.add_argument("--export", metavar="DIR", required=True, help="folder to write them into")
+    for c in COMMANDS.values():
+        p = sub.add_parser(c.name, help=c.summary, description=c.description)
+        if c.post is not None:
+            _add_post(p, optional=c.post == "optional")
+        if c.port is not None:
+            _add_server(p, c.port)
+        for o in c.options:
+            p.add_argument(*o.flags, **o.keywords)
     return parser
 
 
@@ -443,7 +387,19 @@ def _print_report(report: RunReport, *, quiet_when_idle: bool = False) -> None:
 # --- commands: parse, call, print ----------------------------------------------------------
 
 
+@command(
+    opt("source", help="a .md, .html or .txt file, or the page's http(s) URL"),
+    opt("--format", choices=["markdown", "html", "text"], help="how to read it (default: by kind)"),
+    opt("-o", "--output", metavar="FILE", help="write here (default: print it)"),
+    opt("--force", action="store_true", help="replace FILE if it exists"),
+)
 def cmd_import(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """any source (URL, .html, .txt, .md) as a clean Markdown post
+
+    Read a post with the reader for its kind and write it as Markdown: front matter, the
+    sections as '## ' headings, references, and each warning as a comment where it applies.
+    Edit the headings to fix the split; the Markdown reader reads it as written.
+    """
     if args.output:
         service.check_new_file(Path(args.output), replace=args.force)
     post, markdown = service.import_post(args.source, fmt=args.format)
@@ -458,7 +414,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(opt("--json", action="store_true", help="print the plan as JSON"), post="required")
 def cmd_split(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """show the series plan: issues, titles, references
+
+    Split a post into a weekly series and print the plan.
+    """
     from .series import series_json
 
     series = _load(args, settings, links=False)
@@ -469,7 +430,15 @@ def cmd_split(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(
+    opt("-o", "--output", metavar="DIR", default="build", help="parent folder (default: build)"),
+    post="required",
+)
 def cmd_build(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """write every issue's HTML, text, .eml and captions
+
+    Write series.json, captions and one folder per issue with its email files.
+    """
     from .build import write_build
 
     series = _load(args, settings)
@@ -479,7 +448,17 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(
+    opt("--issue", type=int, metavar="N", help="only issue N"),
+    opt("--platform", metavar="NAME", help="only this platform (x, bluesky, ...)"),
+    JSON,
+    post="required",
+)
 def cmd_captions(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """print social captions, ready to paste
+
+    Print each issue's captions, with their length as each platform counts it.
+    """
     from .captions import platforms
 
     chosen = platforms(args.platform)
@@ -494,7 +473,12 @@ def cmd_captions(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(post="optional", port=8025)
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """preview the series in the browser
+
+    Serve a local preview of every issue, its text and captions.
+    """
     from .preview import PreviewServer, changed
 
     if not args.post:
@@ -510,7 +494,23 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(
+    opt(
+        "--start",
+        metavar="DATE",
+        help="date of issue 1, YYYY-MM-DD (default: the next [schedule] weekday)",
+    ),
+    opt("--at", metavar="HH:MM", help="local send time (default from settings)"),
+    opt("--tz", metavar="AREA/CITY", help="time zone (default from settings)"),
+    opt("--every", type=int, metavar="N", help="weeks between issues (default 1)"),
+    opt("--replace", action="store_true", help="replace an already queued series"),
+    post="required",
+)
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """queue the series, one issue every N weeks
+
+    Render the series once and queue one issue per week in the outbox.
+    """
     now = _now()
     when = service.timing(settings, now, start=args.start, at=args.at, tz=args.tz, every=args.every)
     series = _load(args, settings)
@@ -520,7 +520,12 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(JSON)
 def cmd_status(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """what is queued, sent, failed, per issue
+
+    Show each queued issue: when, and how many sent, pending, failed.
+    """
     status = service.status(settings, _now())
     if args.json:
         _print_json(status.json())
@@ -529,7 +534,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(opt("--ics", metavar="FILE", help="write the plan as an iCalendar file"))
 def cmd_calendar(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """the send plan; as iCalendar with --ics
+
+    Show the send plan, or write it as an iCalendar file.
+    """
     now = _now()
     plan = service.send_plan(settings, now)
     if not plan.issues:
@@ -547,7 +557,16 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(
+    opt("--once", action="store_true", help="one pass, then exit (for cron/systemd)"),
+    opt("--dry-run", action="store_true", help="write .eml files instead of sending"),
+    opt("--out", metavar="DIR", default="outbox-dry-run", help="folder for --dry-run"),
+)
 def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """send what is due
+
+    Send what is due: a loop that wakes every poll interval, or one pass.
+    """
     from .runner import dry_run, run_loop, run_once
 
     clock = _clock()
@@ -578,8 +597,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(
+    opt("--issue", type=int, required=True, metavar="N"),
+    opt("--to", required=True, metavar="ADDRESS"),
+    post="required",
+)
 def cmd_send_test(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    """Send one issue to one address now, outside the outbox: to see it in a real inbox."""
+    """send one issue now to one address
+
+    Send one issue to one address now, outside the outbox: to see it in a real inbox.
+    """
     service.check_send_test(settings, args.to)  # bad SMTP settings fail before any rendering
     series = _load(args, settings)
     sent = service.send_test(series, settings, number=args.issue, to=args.to, now=_now())
@@ -591,7 +618,12 @@ def cmd_send_test(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(opt("address", help="an address, or a personal unsubscribe link"))
 def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """add an address to the suppression list
+
+    Never send to this address again.
+    """
     done = service.unsubscribe(settings, args.address, _now())
     if not done.added:
         print(f"{done.address} was already unsubscribed")
@@ -601,7 +633,14 @@ def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(port=8026)
 def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """answer the unsubscribe links (behind HTTPS)
+
+    Answer the personal unsubscribe links: GET shows a page with a button, POST (that button,
+    or a mail provider's one-click request) unsubscribes. Put it behind your HTTPS reverse
+    proxy.
+    """
     from .links import unsubscribe_base_url
     from .unsubscribe_server import Suppression, UnsubscribeServer, endpoint
 
@@ -629,7 +668,12 @@ def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> Exit
     return ExitStatus.OK
 
 
+@command(opt("--export", metavar="DIR", required=True, help="folder to write them into"))
 def cmd_templates(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """write the built-in email templates out for editing
+
+    Write the built-in templates into DIR; point [newsletter] templates at it to use them.
+    """
     from .render import export_templates
 
     written = export_templates(Path(args.export))
@@ -637,23 +681,6 @@ def cmd_templates(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         print(f"wrote {path}")
     print(f"use them with: [newsletter] templates = {str(Path(args.export))!r}")
     return ExitStatus.OK
-
-
-COMMANDS: dict[str, Handler] = {
-    "import": cmd_import,
-    "split": cmd_split,
-    "build": cmd_build,
-    "captions": cmd_captions,
-    "preview": cmd_preview,
-    "schedule": cmd_schedule,
-    "status": cmd_status,
-    "calendar": cmd_calendar,
-    "run": cmd_run,
-    "send-test": cmd_send_test,
-    "unsubscribe": cmd_unsubscribe,
-    "unsubscribe-server": cmd_unsubscribe_server,
-    "templates": cmd_templates,
-}
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -669,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> ExitStatus:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        return COMMANDS[args.command](args, settings)
+        return COMMANDS[args.command].handler(args, settings)
     except BrokenPipeError:  # `newsletter status | head`: the reader has seen enough
         return ExitStatus.OK
     except KeyboardInterrupt:

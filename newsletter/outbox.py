@@ -361,35 +361,19 @@ class Outbox:
                     f"{self.path}: '{plan.slug}' is already scheduled ({count} issues{when}); "
                     "add --replace to replace the issues not sent yet"
                 )
+            about = (plan.title, plan.source, plan.timezone, plan.local_time, plan.every_weeks)
             if row is None:
                 series_id = c.execute(
                     "INSERT INTO series (slug, title, source, timezone, local_time, every_weeks,"
                     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        plan.slug,
-                        plan.title,
-                        plan.source,
-                        plan.timezone,
-                        plan.local_time,
-                        plan.every_weeks,
-                        stamp,
-                        stamp,
-                    ),
+                    (plan.slug, *about, stamp, stamp),
                 ).lastrowid
             else:
                 series_id = row[0]
                 c.execute(
                     "UPDATE series SET title = ?, source = ?, timezone = ?, local_time = ?,"
                     " every_weeks = ?, updated_at = ? WHERE id = ?",
-                    (
-                        plan.title,
-                        plan.source,
-                        plan.timezone,
-                        plan.local_time,
-                        plan.every_weeks,
-                        stamp,
-                        series_id,
-                    ),
+                    (*about, stamp, series_id),
                 )
             existing = {
                 number: (issue_id, started is not None)

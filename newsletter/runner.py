@@ -16,6 +16,7 @@ outbox at a time (an advisory lock file next to it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -30,7 +31,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import schedule
@@ -129,44 +129,31 @@ class _Warnings:
         log.warning("%s", warning)
 
 
-class RunnerLock:
+@contextlib.contextmanager
+def runner_lock(outbox_file: Path) -> Iterator[None]:
     """An advisory lock next to the outbox: two runners would resend each other's in-flight rows.
 
     The kernel drops it when the process dies, even by SIGKILL, so it never goes stale.
     """
-
-    def __init__(self, outbox_file: Path) -> None:
-        self.path = outbox_file.with_name(outbox_file.name + ".lock")
-        self._fd: int | None = None
-
-    def __enter__(self) -> RunnerLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise OutboxError(
-                f"{self.path}: cannot create the runner lock ({e.strerror})"
-            ) from None
+    path = outbox_file.with_name(outbox_file.name + ".lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise OutboxError(f"{path}: cannot create the runner lock ({e.strerror})") from None
+    try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
             raise OutboxBusy(
-                f"another 'newsletter run' is sending from {self.path.with_suffix('')}; "
+                f"another 'newsletter run' is sending from {outbox_file}; "
                 "let it finish or stop it first"
             ) from None
-        self._fd = fd
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def run_once(
@@ -185,7 +172,7 @@ def run_once(
     Retries whose time comes during the pass wait for the next one.
     """
     path = outbox_path(settings)
-    with RunnerLock(path):
+    with runner_lock(path):
         return _pass(
             settings,
             now,
@@ -245,7 +232,7 @@ def run_loop(
         if on_report is not None:
             on_report(report)
 
-    with RunnerLock(path):
+    with runner_lock(path):
         scheduler = schedule.Scheduler()
         scheduler.every(settings.schedule.poll_seconds).seconds.do(tick)
         tick()

@@ -27,7 +27,7 @@ from newsletter.config import Settings
 from newsletter.errors import DeliveryError
 from newsletter.mailer import SendResult, SmtpConnection
 from newsletter.outbox import Outbox, parse_ts
-from newsletter.runner import RunnerLock, Sender, backoff_seconds, run_once
+from newsletter.runner import Sender, backoff_seconds, run_once, runner_lock
 from tests.smtpd import SmtpTestServer
 from tests.workspace import (
     BEFORE,
@@ -212,7 +212,7 @@ def test_a_second_runner_on_the_same_outbox_is_refused(
     ws = Workspace(tmp_path, smtp_server)
     ws.subscribers(2)
     ws.schedule()
-    with RunnerLock(ws.outbox):
+    with runner_lock(ws.outbox):
         code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
     assert "another 'newsletter run' is sending" in one_line_error(code, err)
     assert smtp_server.messages == []

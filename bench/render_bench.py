@@ -19,8 +19,9 @@ from pathlib import Path
 from newsletter.config import Settings
 from newsletter.message import build_message
 from newsletter.model import Email
+from newsletter.personalize import personalize
 from newsletter.readers import read_post
-from newsletter.render import personalize, render_issue, render_series
+from newsletter.render import render_issue, render_series
 from newsletter.series import split_post
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,7 +57,8 @@ def _write_emails(
     """
     from .links import unsubscribe_base_url
     from .message import build_message
-    from .render import personalize, render_series
+    from .personalize import personalize
+    from .render import render_series
 
     date = now or localtime()
     unsubscribe = unsubscribe_base_url(settings)

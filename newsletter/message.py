@@ -20,7 +20,7 @@ from email.utils import localtime, make_msgid
 from .config import Settings
 from .errors import ConfigError, NewsletterError, RecipientError, TemplateError
 from .model import Email
-from .render import personalize
+from .personalize import personalize
 
 MAX_HEADER_LINE = 998  # RFC 5322: no line may be longer, folded or not
 

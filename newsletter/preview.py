@@ -107,7 +107,8 @@ def preview_data(
     """Render every issue once and gather its captions: what the page shows."""
     from .captions import PLATFORMS, caption_length, captions_for_issue, limit_for
     from .config import Settings
-    from .render import personalize, render_series
+    from .personalize import personalize
+    from .render import render_series
 
     assert isinstance(settings, Settings)
     emails = render_series(series, settings)

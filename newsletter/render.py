@@ -1,24 +1,21 @@
-"""Render each issue once: Jinja2 -> MJML -> HTML (mjml-python) -> CSS inlined (premailer).
-
-The plain-text part comes from the same structured content, not from the HTML. Per-recipient
-parts (the name, the unsubscribe link) are placeholder tokens in the finished HTML and text, so
-`personalize` is a cheap string replacement and nothing is re-rendered per recipient.
+"""Render each issue once: Jinja2 -> MJML -> HTML (mjml-python) -> CSS inlined (premailer),
+and the plain-text part from the same content (plaintext.py), in the writer's colours
+(palette.py). The templates, their errors and Gmail's size limits live here; the per-recipient
+parts are tokens that personalize.py fills in.
 """
 
 from __future__ import annotations
 
-import html as html_lib
+import dataclasses
 import importlib.resources
 import importlib.resources.abc
 import logging
 import re
-import textwrap
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 import mjml
@@ -29,13 +26,11 @@ from markupsafe import Markup
 from .citations import cited_markers, renumber_citations
 from .config import NewsletterSettings, Settings
 from .errors import ConfigError, NewsletterError, TemplateError, UsageError
-from .links import SAFE_SCHEMES, add_utm, canonical_url, safe_href
+from .links import add_utm, canonical_url, safe_href
 from .model import Block, Email, Issue, Reference, Series, Span
-
-UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
-NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
-NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
-FIELD_TOKEN = re.compile(r"__NEWSLETTER_FIELD_([a-z0-9]+(?:_[a-z0-9]+)*)__(?:([0-9a-f]+)__)?")
+from .palette import palettes
+from .personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN, SubscriberFields, personalize
+from .plaintext import text_parts, tidy_text, underline, wrap
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
@@ -45,7 +40,6 @@ TEMPLATE_NAMES = (HTML_TEMPLATE, TEXT_TEMPLATE, BLOCKS_TEMPLATE)
 SIZE_WARN = 90 * 1024  # bytes of HTML: getting close to Gmail's clipping
 SIZE_LIMIT = 102 * 1024  # Gmail clips the message ("[Message clipped]") past this
 STYLE_LIMIT = 16 * 1024  # Gmail drops <style> blocks larger than this
-TEXT_WIDTH = 72
 
 # Hidden filler after the preheader, so inbox previews do not run on into the body text.
 PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
@@ -55,150 +49,6 @@ PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
 KEEP_ATTRIBUTES = ["width", "height", "align", "valign", "bgcolor"]
 
 _FONT_STACK_RE = re.compile(r"^[\w\s,'\"\-.]+$")
-_HEX_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-@dataclass(frozen=True)
-class Palette:
-    """Colours of one scheme (light or dark), chosen so that all text passes 4.5:1."""
-
-    page: str
-    card: str
-    text: str
-    muted: str
-    accent: str
-    button: str
-    button_text: str
-    border: str
-    quote: str
-
-
-@dataclass(frozen=True)
-class Brand:
-    """What the templates know about the newsletter (from `[newsletter]` in newsletter.toml)."""
-
-    name: str
-    site_url: str
-    logo_url: str
-    logo_alt: str
-    footer_text: str
-    postal_address: str
-    language: str
-    direction: str
-    font_stack: str
-    start: str  # "left" or "right": the side lists are indented from
-
-
-@dataclass(frozen=True)
-class TextParts:
-    """The issue's content as wrapped plain text, for the text template."""
-
-    intro: str
-    body: str
-    conclusion: str
-    references: tuple[str, ...]
-
-
-# --- colours -------------------------------------------------------------------------------
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    h = color.lstrip("#")
-    if len(h) == 3:
-        h = "".join(c * 2 for c in h)
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-
-
-def _hex(rgb: Iterable[float]) -> str:
-    return "#" + "".join(f"{round(max(0.0, min(255.0, c))):02x}" for c in rgb)
-
-
-def luminance(color: str) -> float:
-    """WCAG relative luminance of a #rrggbb colour."""
-
-    def channel(c: int) -> float:
-        s = c / 255
-        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
-
-    r, g, b = _rgb(color)
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two colours (1 to 21)."""
-    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def _mix(a: str, b: str, t: float) -> str:
-    """`t` of the way from colour a to colour b."""
-    return _hex(x + (y - x) * t for x, y in zip(_rgb(a), _rgb(b), strict=True))
-
-
-def _readable(color: str, backgrounds: tuple[str, ...], minimum: float = 4.5) -> str:
-    """`color`, moved towards black or white just far enough to read on every background."""
-    if all(contrast(color, bg) >= minimum for bg in backgrounds):
-        return color
-    dark_bg = sum(luminance(bg) for bg in backgrounds) / len(backgrounds) < 0.18
-    target = "#ffffff" if dark_bg else "#000000"
-    for step in range(1, 21):
-        candidate = _mix(color, target, step / 20)
-        if all(contrast(candidate, bg) >= minimum for bg in backgrounds):
-            return candidate
-    return target
-
-
-def _button(base: str) -> tuple[str, str]:
-    """Button background and label colours with at least 4.5:1 between them."""
-    for label in ("#ffffff", "#111111"):
-        if contrast(label, base) >= 4.5:
-            return base, label
-    return _readable(base, ("#ffffff",)), "#ffffff"
-
-
-def _color_setting(settings: Settings) -> str:
-    value = settings.newsletter.accent_color.strip()
-    if not _HEX_RE.match(value):
-        raise ConfigError(
-            f"{settings.source}: [newsletter] accent_color must be a hex colour like '#2f6f5e', "
-            f"got {value!r}"
-        )
-    return _hex(_rgb(value))
-
-
-def palettes(settings: Settings) -> tuple[Palette, Palette]:
-    """The light and the dark palette for the brand's accent colour."""
-    accent = _color_setting(settings)
-    light_page, light_card = "#f4f1ea", "#ffffff"
-    light_quote = _mix(light_card, accent, 0.07)
-    light_button, light_label = _button(accent)
-    light = Palette(
-        page=light_page,
-        card=light_card,
-        text="#1f2328",
-        muted="#57606a",
-        accent=_readable(accent, (light_card, light_page, light_quote)),
-        button=light_button,
-        button_text=light_label,
-        border="#e2ddd2",
-        quote=light_quote,
-    )
-    dark_page, dark_card = "#121416", "#1c1f23"
-    dark_quote = _mix(dark_card, accent, 0.16)
-    dark_accent = _readable(accent, (dark_card, dark_page, dark_quote))
-    dark_button, dark_label = _button(dark_accent)
-    dark = Palette(
-        page=dark_page,
-        card=dark_card,
-        text="#e8e6e3",
-        muted="#a9b1ba",
-        accent=dark_accent,
-        button=dark_button,
-        button_text=dark_label,
-        border="#343a41",
-        quote=dark_quote,
-    )
-    return light, dark
 
 
 # --- links, citations and text ---------------------------------------------------------------
@@ -219,70 +69,6 @@ def issue_references(series: Series, issue: Issue) -> tuple[Reference, ...]:
             refs.append(by_marker[marker])
             known.add(marker)
     return tuple(refs)
-
-
-def _wrapper(width: int, first: str = "", rest: str = "") -> textwrap.TextWrapper:
-    return textwrap.TextWrapper(
-        width=width,
-        initial_indent=first,
-        subsequent_indent=rest,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-
-
-def wrap(text: str, width: int = TEXT_WIDTH, first: str = "", rest: str = "") -> str:
-    """Wrap one paragraph at `width` columns; long URLs stay whole on their own line."""
-    return _wrapper(width, first, rest).fill(" ".join(text.split())) or first.rstrip()
-
-
-def spans_plain(spans: tuple[Span, ...]) -> str:
-    """Inline text for the plain-text part: links as "text (URL)"."""
-    out: list[str] = []
-    for s in spans:
-        if not s.href:
-            out.append(s.text)
-            continue
-        shown = s.href.removeprefix("mailto:")
-        core = s.text.strip()
-        if not core or core in (s.href, shown):
-            out.append(s.text.replace(core, shown) if core else shown)
-            continue
-        lead = s.text[: len(s.text) - len(s.text.lstrip())]
-        trail = s.text[len(s.text.rstrip()) :]
-        out.append(f"{lead}{core} ({shown}){trail}")
-    return "".join(out)
-
-
-def blocks_plain(blocks: tuple[Block, ...], width: int = TEXT_WIDTH) -> str:
-    """Paragraphs wrapped at `width`, quotes with "> ", lists with bullets or numbers."""
-    parts: list[str] = []
-    for b in blocks:
-        if b.kind == "code":
-            parts.append("\n".join("    " + line for line in b.code.rstrip("\n").splitlines()))
-        elif b.kind == "quote":
-            parts.append(wrap(spans_plain(b.spans), width, "> ", "> "))
-        elif b.kind == "h":
-            title = " ".join(spans_plain(b.spans).split())
-            parts.append(wrap(title, width) + "\n" + "-" * min(len(title), width))
-        elif b.kind in ("ul", "ol"):
-            lines = []
-            for n, item in enumerate(b.items, start=1):
-                bullet = f"{n}. " if b.kind == "ol" else "  * "
-                indent = " " * len(bullet)
-                lines.append(wrap(spans_plain(item), width, bullet, indent))
-            parts.append("\n".join(lines))
-        else:
-            text = spans_plain(b.spans)
-            if text.strip():
-                parts.append(wrap(text, width))
-    return "\n\n".join(p for p in parts if p.strip())
-
-
-def _tidy_text(text: str) -> str:
-    """Trailing spaces off (not the "-- " signature line), no double blank lines, final newline."""
-    lines = [line if line == "-- " else line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
 # --- templates -----------------------------------------------------------------------------
@@ -322,11 +108,6 @@ def export_templates(folder: Path) -> list[Path]:
             f"{e.filename or folder}: cannot write the templates ({e.strerror})"
         ) from None
     return targets
-
-
-def _underline(text: str, char: str = "=") -> str:
-    longest = max((len(line) for line in str(text).splitlines()), default=0)
-    return char * longest
 
 
 def template_dir_for(settings: Settings, template_dir: Path | None = None) -> Path | None:
@@ -371,7 +152,7 @@ def environment(settings: Settings, template_dir: Path | None = None) -> jinja2.
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = wrap
-    env.filters["underline"] = _underline
+    env.filters["underline"] = underline
     return env
 
 
@@ -552,27 +333,14 @@ class _Renderer:
             "subscriber_name": NAME_TOKEN,
             "subscriber": SubscriberFields(),
             "preview_padding": PREVIEW_PADDING,
-            "text": TextParts(
-                intro=blocks_plain(shown.intro),
-                body=blocks_plain(shown.blocks),
-                conclusion=blocks_plain(shown.conclusion),
-                references=tuple(
-                    wrap(
-                        r.text + (f" ({r.href})" if r.href else ""),
-                        TEXT_WIDTH,
-                        f"{r.marker}. ",
-                        " " * (len(r.marker) + 2),
-                    )
-                    for r in shown_refs
-                ),
-            ),
+            "text": text_parts(shown),
         }
         source = _render_template(self.env, HTML_TEMPLATE, context)
         where = _template_path(self.env, HTML_TEMPLATE)
         compiled = compile_mjml(source, where)
         html = inline_css(compiled, lambda url: add_utm(url, self.settings, self.campaign))
         _check_images(html, where)
-        text = _tidy_text(_render_template(self.env, TEXT_TEMPLATE, context))
+        text = tidy_text(_render_template(self.env, TEXT_TEMPLATE, context))
         email = Email(
             subject=issue.subject,
             preheader=issue.preheader,
@@ -583,7 +351,9 @@ class _Renderer:
         return replace(email, warnings=_check_size(email, where, issue))
 
 
-def _brand(settings: Settings) -> Brand:
+def _brand(settings: Settings) -> dict[str, Any]:
+    """What the templates know as `newsletter`: the `[newsletter]` settings, with what they imply
+    filled in (the logo's alt text, the footer with the name, the side lists indent from)."""
     n = settings.newsletter
     font_stack = n.font_stack.strip()
     if not _FONT_STACK_RE.match(font_stack):
@@ -591,18 +361,14 @@ def _brand(settings: Settings) -> Brand:
             f"{settings.source}: [newsletter] font_stack may hold only font names, quotes and "
             f"commas, got {font_stack!r}"
         )
-    return Brand(
-        name=n.name,
-        site_url=n.site_url,
-        logo_url=n.logo_url,
-        logo_alt=n.logo_alt or n.name,
-        footer_text=n.footer_text.replace("{name}", n.name),
-        postal_address=n.postal_address,
-        language=n.language or "en",
-        direction=n.direction,
-        font_stack=font_stack,
-        start="right" if n.direction == "rtl" else "left",
-    )
+    return {
+        **dataclasses.asdict(n),
+        "logo_alt": n.logo_alt or n.name,
+        "footer_text": n.footer_text.replace("{name}", n.name),
+        "language": n.language or "en",
+        "font_stack": font_stack,
+        "start": "right" if n.direction == "rtl" else "left",
+    }
 
 
 def _check_images(html: str, where: str) -> None:
@@ -652,68 +418,3 @@ def render_series(
     """Render every issue of the series, in order, sharing one template environment."""
     renderer = _Renderer(series, settings, template_dir)
     return [renderer.render(issue) for issue in series.issues]
-
-
-def field_key(column: str) -> str:
-    """A CSV column as templates name it: "First Name" and "first-name" are `first_name`."""
-    return "_".join(re.findall(r"[a-z0-9]+", column.lower()))
-
-
-class SubscriberFields:
-    """`subscriber.city` or `subscriber.get("city", "your town")` in a template.
-
-    The email is rendered once per issue, so a field renders as a token that `personalize`
-    replaces for each recipient with that subscriber's CSV column (empty, or the default,
-    when the column is missing or blank).
-    """
-
-    @property
-    def name(self) -> str:
-        return NAME_TOKEN
-
-    def get(self, column: str, default: str = "") -> str:
-        key = field_key(column)
-        if not key:
-            raise TemplateError(f"subscriber field {column!r} has no letters or digits")
-        suffix = f"{default.encode('utf-8').hex()}__" if default else ""
-        return f"__NEWSLETTER_FIELD_{key}__{suffix}"
-
-    def __getattr__(self, column: str) -> str:
-        if column.startswith("_"):
-            raise AttributeError(column)
-        return self.get(column)
-
-    def __getitem__(self, column: str) -> str:
-        return self.get(column)
-
-
-def personalize(
-    email: Email,
-    *,
-    name: str | None,
-    unsubscribe_url: str,
-    fields: Iterable[tuple[str, str]] = (),
-) -> tuple[str, str]:
-    """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
-    url = unsubscribe_url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in SAFE_SCHEMES):
-        raise TemplateError(
-            f"unsubscribe URL {url[:80]!r} must be an http(s), mailto: or relative URL "
-            "without spaces"
-        )
-    shown = " ".join((name or "").split()) or NAME_FALLBACK
-    html = email.html.replace(NAME_TOKEN, html_lib.escape(shown)).replace(
-        UNSUBSCRIBE_TOKEN, html_lib.escape(url)
-    )
-    text = email.text.replace(NAME_TOKEN, shown).replace(UNSUBSCRIBE_TOKEN, url)
-    if "__NEWSLETTER_FIELD_" in html or "__NEWSLETTER_FIELD_" in text:
-        values = {field_key(k): " ".join(v.split()) for k, v in fields}
-
-        def value(match: re.Match[str]) -> str:
-            given = values.get(match[1], "")
-            return given or (bytes.fromhex(match[2]).decode("utf-8") if match[2] else "")
-
-        html = FIELD_TOKEN.sub(lambda m: html_lib.escape(value(m)), html)
-        text = FIELD_TOKEN.sub(value, text)
-    return html, text

@@ -19,8 +19,9 @@ from newsletter.config import NewsletterSettings, Settings
 from newsletter.errors import NewsletterError, RecipientError, TemplateError
 from newsletter.message import build_message
 from newsletter.model import Email
+from newsletter.personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN
 from newsletter.readers import read_post
-from newsletter.render import NAME_TOKEN, UNSUBSCRIBE_TOKEN, render_issue
+from newsletter.render import render_issue
 from newsletter.series import split_post
 from tests.helpers import SAMPLE
 from tests.smtpd import SmtpTestServer

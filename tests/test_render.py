@@ -34,20 +34,17 @@ from newsletter.model import (
     Span,
     paragraph,
 )
+from newsletter.palette import contrast, palettes
+from newsletter.personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN, personalize
+from newsletter.plaintext import blocks_plain
 from newsletter.readers import read_post
 from newsletter.render import (
-    NAME_TOKEN,
     SIZE_LIMIT,
     STYLE_LIMIT,
     TEMPLATE_NAMES,
-    UNSUBSCRIBE_TOKEN,
-    blocks_plain,
     builtin_templates,
     compile_mjml,
-    contrast,
     inline_css,
-    palettes,
-    personalize,
     render_issue,
     render_series,
     style_bytes,

@@ -17,7 +17,7 @@ import pytest
 
 from newsletter.cli import main
 from newsletter.config import Settings
-from newsletter.render import palettes
+from newsletter.palette import palettes
 from tests.browser import chromium
 from tests.helpers import SAMPLE
 

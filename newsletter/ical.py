@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from icalendar import Calendar, Event
 
 from . import __version__
-from .outbox import IssueStatus
+from .outbox import IssueStatus, State
 
 EVENT_MINUTES = 15
 
@@ -42,8 +42,7 @@ def _description(issue: IssueStatus) -> str:
         f"Send time zone: {issue.timezone}",
     ]
     if issue.materialized:
-        sent = issue.count("sent")
-        failed = issue.count("failed-permanent")
-        waiting = issue.count("pending") + issue.count("sending") + issue.count("failed-temporary")
-        lines.append(f"Sent {sent}, waiting {waiting}, failed {failed}")
+        sent = issue.count(State.SENT)
+        failed = issue.count(State.FAILED_PERMANENT)
+        lines.append(f"Sent {sent}, waiting {issue.waiting}, failed {failed}")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from email.message import Message
 from functools import cache
 from io import BytesIO
 from types import TracebackType
+from typing import Literal
 
 from .config import Settings, smtp_password
 from .errors import ConfigError, DeliveryError
@@ -44,11 +45,14 @@ _HEADER_BREAK = re.compile(r"\r\n(?![ \t])|\r(?!\n)|(?<!\r)\n(?![ \t])")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 
 
+SendStatus = Literal["sent", "temporary", "permanent"]  # 2xx, 4xx (retry later), 5xx
+
+
 @dataclass(frozen=True)
 class SendResult:
     """The outcome of one message: what the outbox records."""
 
-    status: str  # "sent" | "temporary" | "permanent"
+    status: SendStatus
     code: int | None  # the SMTP reply code; None when no server answered
     detail: str  # the server's text or the network error; never a password
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from .config import Settings
@@ -31,13 +32,24 @@ from .model import Email
 from .schedule_plan import format_local
 from .subscribers import Subscriber, email_key
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED_TEMPORARY = "failed-temporary"
-FAILED_PERMANENT = "failed-permanent"
-SUPPRESSED = "suppressed"
-STATES = (PENDING, SENDING, SENT, FAILED_TEMPORARY, FAILED_PERMANENT, SUPPRESSED)
+if TYPE_CHECKING:
+    from .mailer import SendStatus
+
+
+class State(StrEnum):
+    """Where one delivery stands; the values are what the deliveries table stores."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED_TEMPORARY = "failed-temporary"
+    FAILED_PERMANENT = "failed-permanent"
+    SUPPRESSED = "suppressed"
+
+
+# Not finished: still to send, being sent, or to be retried.
+WAITING = (State.PENDING, State.SENDING, State.FAILED_TEMPORARY)
+Phase = Literal["scheduled", "due", "sending", "done"]
 
 ANSWER_MAX = 1000
 
@@ -189,7 +201,7 @@ class Delivery:
     email: str
     name: str | None
     fields: tuple[tuple[str, str], ...]
-    state: str
+    state: State
     attempts: int
     message_id: str | None
 
@@ -206,19 +218,24 @@ class IssueStatus:
     materialized: bool
     counts: dict[str, int] = field(default_factory=dict)
 
-    def count(self, state: str) -> int:
+    def count(self, state: State) -> int:
         return self.counts.get(state, 0)
+
+    @property
+    def waiting(self) -> int:
+        """Deliveries not finished yet: pending, in flight, or to be retried."""
+        return sum(self.count(s) for s in WAITING)
 
     @property
     def local(self) -> str:
         """The send time as the writer reads it, in the series' own zone."""
         return format_local(self.send_at, ZoneInfo(self.timezone))
 
-    def phase(self, now: datetime) -> str:
+    def phase(self, now: datetime) -> Phase:
         """scheduled | due | sending | done: where this issue stands at `now`."""
         if not self.materialized:
             return "due" if self.send_at <= now else "scheduled"
-        if self.count(PENDING) or self.count(SENDING) or self.count(FAILED_TEMPORARY):
+        if self.waiting:
             return "sending"
         return "done"
 
@@ -582,19 +599,19 @@ class Outbox:
             (delivery_id,),
         ).fetchone()
         fields = tuple(json.loads(row[4]).items()) if row[4] else ()
-        return Delivery(row[0], row[1], row[2], row[3], fields, row[5], row[6], row[7])
+        return Delivery(row[0], row[1], row[2], row[3], fields, State(row[5]), row[6], row[7])
 
     def record(
         self,
         delivery_id: int,
         *,
-        status: str,
+        status: SendStatus,
         code: int | None,
         detail: str,
         now: datetime,
         max_attempts: int,
         retry_delay: Callable[[int], float],
-    ) -> str:
+    ) -> State:
         """Store the server's answer and return the new state.
 
         `status` is the mailer's: sent | temporary | permanent. A temporary failure is retried
@@ -606,7 +623,7 @@ class Outbox:
             row = c.execute(
                 "SELECT attempts, state FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
-            if row is None or row[1] != SENDING:
+            if row is None or row[1] != State.SENDING:
                 raise OutboxError(
                     f"{self.path}: delivery {delivery_id} is not being sent; another runner may"
                     " be using this outbox"
@@ -614,15 +631,15 @@ class Outbox:
             attempts = int(row[0]) + 1
             next_try: str | None = None
             if status == "sent":
-                state = SENT
+                state = State.SENT
             elif status == "temporary" and attempts < max_attempts:
-                state = FAILED_TEMPORARY
+                state = State.FAILED_TEMPORARY
                 next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
             elif status == "temporary":
-                state = FAILED_PERMANENT
+                state = State.FAILED_PERMANENT
                 answer = f"gave up after {attempts} attempts: {answer}"[:ANSWER_MAX]
             else:
-                state = FAILED_PERMANENT
+                state = State.FAILED_PERMANENT
             c.execute(
                 "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, code = ?, answer = ?,"
                 " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
@@ -630,15 +647,6 @@ class Outbox:
                 (state, attempts, next_try, code, answer, stamp, state, stamp, delivery_id),
             )
         return state
-
-    def release(self, delivery_id: int, now: datetime) -> None:
-        """Put a claimed delivery back to pending without counting an attempt (nothing was sent)."""
-        with self.transaction() as c:
-            c.execute(
-                "UPDATE deliveries SET state = 'pending', updated_at = ? WHERE id = ?"
-                " AND state = 'sending'",
-                (ts(now), delivery_id),
-            )
 
     def count_waiting(self, now: datetime) -> int:
         """How many deliveries a pass at `now` would send."""

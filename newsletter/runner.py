@@ -50,11 +50,9 @@ from .mailer import RateLimiter, SendResult, SmtpConnection
 from .message import build_message
 from .model import Email, TextWarning
 from .outbox import (
-    FAILED_PERMANENT,
-    FAILED_TEMPORARY,
-    SENT,
     Delivery,
     Outbox,
+    State,
     StoredIssue,
     outbox_path,
 )
@@ -66,6 +64,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 WARNINGS_KEPT = 50
 BACKOFF_CAP = 6 * 3600.0
+AFTER_A_TRY = (State.SENT, State.FAILED_TEMPORARY, State.FAILED_PERMANENT)
 
 
 class Sender(Protocol):
@@ -316,9 +315,9 @@ def _pass(
             sender.close()
     return dataclasses.replace(
         report,
-        sent=counts[SENT],
-        retrying=counts[FAILED_TEMPORARY],
-        failed=counts[FAILED_PERMANENT],
+        sent=counts[State.SENT],
+        retrying=counts[State.FAILED_TEMPORARY],
+        failed=counts[State.FAILED_PERMANENT],
         stopped=stop.is_set(),
     )
 
@@ -328,9 +327,7 @@ class _Shared:
     """State the workers share: counters and the first unexpected error."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    counts: dict[str, int] = field(
-        default_factory=lambda: {SENT: 0, FAILED_TEMPORARY: 0, FAILED_PERMANENT: 0}
-    )
+    counts: dict[State, int] = field(default_factory=lambda: dict.fromkeys(AFTER_A_TRY, 0))
     error: BaseException | None = None
 
 
@@ -342,7 +339,7 @@ def _send_all(
     stop: threading.Event,
     secret: bytes,
     rng: random.Random,
-) -> dict[str, int]:
+) -> dict[State, int]:
     shared = _Shared()
     # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
     # caller's event is never set from here, so one failed pass does not end the loop.
@@ -454,11 +451,11 @@ def _build(
     )
 
 
-def _log_result(stored: StoredIssue, delivery: Delivery, state: str, result: SendResult) -> None:
+def _log_result(stored: StoredIssue, delivery: Delivery, state: State, result: SendResult) -> None:
     where = f"{stored.series_slug} issue {stored.number} to {delivery.email}"
-    if state == SENT:
+    if state == State.SENT:
         log.debug("sent %s", where)
-    elif state == FAILED_TEMPORARY:
+    elif state == State.FAILED_TEMPORARY:
         log.info("will retry %s: %s %s", where, result.code or "", result.detail)
     else:
         log.warning("failed %s: %s %s", where, result.code or "", result.detail)
@@ -519,7 +516,7 @@ def dry_run(
                             email=sub.email,
                             name=sub.name,
                             fields=sub.fields,
-                            state="pending",
+                            state=State.PENDING,
                             attempts=0,
                             message_id=_message_id(settings),
                         ),

@@ -23,7 +23,15 @@ from .config import Settings, parse_date, parse_every, parse_time, parse_zone
 from .errors import DeliveryError, NewsletterError, SubscriberError, UsageError
 from .links import is_placeholder
 from .model import Issue, Post, Series
-from .outbox import IssueStatus, Outbox, PlannedIssue, ScheduleResult, SeriesPlan, outbox_path
+from .outbox import (
+    IssueStatus,
+    Outbox,
+    PlannedIssue,
+    ScheduleResult,
+    SeriesPlan,
+    State,
+    outbox_path,
+)
 from .schedule_plan import next_weekday, plan_send_times
 
 # --- reading -------------------------------------------------------------------------------
@@ -287,11 +295,11 @@ def status(settings: Settings, now: datetime) -> Status:
             local=st.local,
             timezone=st.timezone,
             state=st.phase(now),
-            sent=st.count("sent"),
-            pending=st.count("pending") + st.count("sending"),
-            retrying=st.count("failed-temporary"),
-            failed=st.count("failed-permanent"),
-            suppressed=st.count("suppressed"),
+            sent=st.count(State.SENT),
+            pending=st.count(State.PENDING) + st.count(State.SENDING),
+            retrying=st.count(State.FAILED_TEMPORARY),
+            failed=st.count(State.FAILED_PERMANENT),
+            suppressed=st.count(State.SUPPRESSED),
         )
         for st in plan.issues
     )
@@ -333,7 +341,7 @@ def preview_pages(
                 st.number,
                 st.title,
                 st.local,
-                st.phase(now) + (f" ({st.count('sent')} sent)" if st.count("sent") else ""),
+                st.phase(now) + (f" ({st.count(State.SENT)} sent)" if st.count(State.SENT) else ""),
             )
             for st in plan.issues
         )

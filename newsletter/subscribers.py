@@ -44,10 +44,6 @@ class Subscriber:
         """Case-insensitive identity: Foo@Example.com and foo@example.com are one subscriber."""
         return email_key(self.email)
 
-    @property
-    def extra(self) -> dict[str, str]:
-        return dict(self.fields)
-
 
 def email_key(address: str) -> str:
     return address.strip().casefold()

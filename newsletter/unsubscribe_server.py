@@ -28,7 +28,6 @@ from .links import unsubscribe_base_url
 from .outbox import Outbox, outbox_path
 from .unsubscribe import address_from_url
 
-DEFAULT_PORT = 8026
 BODY_MAX = 4096  # a one-click body is 26 bytes; anything past this is not for us
 DRAIN_MAX = 64 * 1024  # oversized bodies up to this are read first, so the client sees the 413
 READ_TIMEOUT = 10  # seconds a client may take to send its request

@@ -27,7 +27,7 @@ def write(tmp_path: Path, text: str, name: str = "subscribers.csv") -> Path:
 def read(path: Path) -> tuple[list[tuple[str, str | None, dict[str, str], int]], list[TextWarning]]:
     warnings: list[TextWarning] = []
     rows = [
-        (s.email, s.name, s.extra, s.line)
+        (s.email, s.name, dict(s.fields), s.line)
         for s in read_subscribers(path, on_warning=warnings.append)
     ]
     return rows, warnings

@@ -38,6 +38,7 @@ def test_token_is_personal_and_case_insensitive() -> None:
     assert not verify("ada@example.com", token, b"another-secret-0123456789")
     assert not verify("ada@example.com", token[:-1] + ("A" if token[-1] != "A" else "B"), SECRET)
     assert not verify("ada@example.com", "", SECRET)
+    assert not verify("ada@example.com", "…", SECRET)  # a placeholder pasted from the README
     assert len(token) == 43  # 256 bits, base64url without padding
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PostError
-from ..model import Post, Reference, Span, TextWarning
+from ..model import Block, Post, Reference, Span, TextWarning
 from .nodes import Node, PageMeta
 from .outline import (
     Outline,
@@ -187,7 +187,7 @@ READERS: dict[str, Reader] = {"markdown": _read_markdown, "text": _read_text, "h
 def parse_source(src: Source) -> Post:
     """Read `src` with its reader, then choose its outline."""
     meta, nodes, refs, warnings = READERS[src.fmt](src)
-    nodes = [_tidy(n) for n in nodes]
+    nodes = _long_items_as_paragraphs([_tidy(n) for n in nodes])
     title = " ".join((meta.title or "").split())
     outline = choose_outline(nodes, title, _intro_hint(nodes))
     parts = assemble(nodes, outline)
@@ -214,7 +214,7 @@ def _tidy_spans(spans: tuple[Span, ...]) -> tuple[Span, ...]:
     code keeps its own."""
     out: list[Span] = []
     for sp in spans:
-        text = sp.text if sp.code else re.sub(r"[ \t\n\r\u00a0\u2009\u202f]+", " ", sp.text)
+        text = sp.text if sp.code else re.sub(r"\s+", " ", sp.text)
         if out and not sp.code and out[-1].text.endswith(" ") and text.startswith(" "):
             text = text[1:]
         out.append(dataclasses.replace(sp, text=text))
@@ -231,6 +231,27 @@ def _tidy(node: Node) -> Node:
     elif b.kind in ("ul", "ol"):
         b = dataclasses.replace(b, items=tuple(_tidy_spans(it) for it in b.items))
     return dataclasses.replace(node, block=b, lead=" ".join(node.lead.split()))
+
+
+# A numbered list whose every item runs this long is a list of sections, not a list in one.
+LONG_ITEM_WORDS = 25
+MIN_LONG_ITEMS = 3
+
+
+def _long_items_as_paragraphs(nodes: list[Node]) -> list[Node]:
+    """A numbered list of long items ("1. Pay yourself first. Set up a standing order…") as
+    numbered paragraphs, so the outline can take each item as a run-in section."""
+    out: list[Node] = []
+    for node in nodes:
+        b = node.block
+        long_items = b.kind == "ol" and len(b.items) >= MIN_LONG_ITEMS
+        if not long_items or any(words(Block("p", it).text) < LONG_ITEM_WORDS for it in b.items):
+            out.append(node)
+            continue
+        for n, item in enumerate(b.items, start=1):
+            block = Block("p", (Span(f"{n}. "), *item), line=b.line)
+            out.append(Node(block, indent=node.indent, line=node.line))
+    return out
 
 
 def _intro_hint(nodes: list[Node]) -> str:

@@ -31,9 +31,9 @@ MAX_HEADING_WORDS = 22
 # A section needs a body: below this many words under a heading, it is a menu entry or a label.
 MIN_BODY_WORDS = 6
 # A line ending in a full stop is a sentence, unless numbered or at most this long ("To sum up.").
-SHORT_SENTENCE_WORDS = 5
+SHORT_SENTENCE_WORDS = 12
 # A run-in title: the first sentence when it has at most this many words, else this many words.
-RUNIN_SENTENCE_WORDS, RUNIN_WORDS = 8, 6
+RUNIN_SENTENCE_WORDS, RUNIN_WORDS = 12, 6
 # German capitalises every noun: a fifth of its words or more start with a capital.
 NOUN_CAPITALS_SHARE = 0.2
 # Fewer words than this between two headings of one form make them a menu's entries.
@@ -78,6 +78,7 @@ class Phrases:
     chrome: tuple[str, ...]
     credits: tuple[str, ...]
     signup: tuple[str, ...]
+    credit_labels: tuple[str, ...]
     numbers: dict[str, int]
 
 
@@ -110,6 +111,7 @@ def phrases() -> Phrases:
         get("chrome"),
         get("credits"),
         get("signup"),
+        get("credit_labels"),
         numbers,
     )
 
@@ -394,6 +396,26 @@ def _best_run(group: list[Candidate]) -> list[Candidate]:
     return best
 
 
+def _fill_gaps(group: list[Candidate], others: Sequence[Candidate]) -> list[Candidate]:
+    """A numbered heading one level off from its siblings ("### 3." among "## 1." … "## 6.")
+    joins them: it carries the missing number, and stands between the numbers around it."""
+    numbers = {c.number.value: c.index for c in group if c.number is not None}
+    if len(numbers) < 2:
+        return group
+    added = []
+    for c in others:
+        if c.number is None or c.number.value in numbers:
+            continue
+        before, after = numbers.get(c.number.value - 1), numbers.get(c.number.value + 1)
+        if before is None and after is None:
+            continue
+        lo = -1 if before is None else before
+        hi = float("inf") if after is None else after
+        if lo < c.index < hi:
+            added.append(c)
+    return sorted(group + added, key=lambda c: c.index) if added else group
+
+
 def _refine(
     group: list[Candidate], nodes: Sequence[Node], title: str, inline: bool = False
 ) -> tuple[list[Candidate], list[str]]:
@@ -488,6 +510,9 @@ def choose_outline(nodes: Sequence[Node], title: str, intro_hint: str = "") -> O
     best_score = float("-inf")
     for style, group in groups.items():
         inline = style[0] in INLINE_STYLES
+        if style[0] == "h":
+            others = [c for c in cands if c.style[0] == "h" and c.style != style]
+            group = _fill_gaps(group, others)
         members, toc = _refine(group, nodes, title, inline)
         members = _before_back_matter(members, nodes)
         numbered_members = [m for m in members if m.number is not None]

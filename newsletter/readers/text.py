@@ -45,14 +45,28 @@ BAD_COST = 1.0
 # Wrapped text never has lines past this width; copied text with many longer lines is unwrapped.
 UNWRAPPED_LINE = 100
 
+# A caption is a line or two: past this many words a bracket at the end is the text's own.
+CAPTION_MAX_WORDS = 40
 # The headline sits at most this many paragraphs above the article's first prose.
 TITLE_LOOKBACK = 12
+# Headline score: its words count up to this many (past it, long is not more headline-like) ...
+TITLE_FULL_WORDS = 14
+# ... a line the page prints twice or more gains this ...
+TITLE_REPEATED = 10
+# ... a full stop costs this (the subtitle under a headline is a sentence) ...
+TITLE_FULL_STOP = 4
+# ... a menu or a dateline loses this (more than any length can win back) ...
+TITLE_NOT_A_HEADLINE = 20
+# ... and each paragraph between it and the prose costs this.
+TITLE_DISTANCE = 0.3
 
 # Artifacts of the page-to-text dump itself, the same for every site: buttons, image
 # placeholders, frames, bare addresses, rules.
 _DUMP_ARTIFACT = re.compile(
     r"^(?:\(BUTTON\).*|\[[^\]]{0,120}\](?:\S{0,40})?|IFRAME:.*|https?://\S+|www\.\S+|"
     r"[_\-=*~·•|━─]{3,}|\d+\s*/\s*\d+|\W|"
+    # a gallery's counter: "Image 3 of 12", "Bild 3 von 12", "Photo 3 sur 12"
+    r"[^\W\d]+\s+\d+\s+[^\W\d]{1,4}\s+\d+|"
     # an image's file name left as its caption: "1977223_1020304_n", "IMG_4031.jpg"
     r"(?=\S*\d)(?=\S*[_.])[\w.-]{12,})$"
 )
@@ -132,9 +146,20 @@ def _is_chrome_line(line: str) -> bool:
     label = re.match(r"^([^:]{1,30}):\s*\S", t)
     if label and words(t) <= 25 and starts_with_phrase(label.group(1), phrases().back_matter, True):
         return True
-    # A photo caption ends with its credit ("A woman reading Shutterstock", "… / Getty Images").
-    low = t.lower()
-    return words(t) <= 25 and any(low.endswith(c) for c in phrases().credits)
+    return is_caption(t)
+
+
+def is_caption(text: str) -> bool:
+    """A photo caption: it ends with its credit ("A woman reading Shutterstock", "… (AP
+    Photo/Ana Lopes)", "… (Foto: dpa)")."""
+    low = " ".join(text.lower().split())
+    if words(low) > CAPTION_MAX_WORDS:
+        return False
+    if any(low.endswith(c) for c in phrases().credits):
+        return True
+    credit = re.search(r"[(\[]([^()\[\]]{2,80})[)\]]$", low)
+    labels = phrases().credits + phrases().credit_labels
+    return credit is not None and starts_with_phrase(credit.group(1), labels)
 
 
 def paragraphs(text: str) -> list[Para]:
@@ -247,21 +272,61 @@ def _headingish(p: Para) -> bool:
 
 
 def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int | None, str]:
-    """The page's headline: a heading-like line just before the article's first prose, preferring
-    one the page prints more than once (headlines repeat in the header, breadcrumb and body),
-    then the longest (category labels and bylines are short)."""
+    """The page's headline: the most headline-like line just before the article's first prose.
+
+    Scored, not picked by one rule: a headline is long for a label (category labels are short),
+    printed more than once (header, breadcrumb and body repeat it), and near the prose; a menu
+    ("Home | News | Sport", "Home   Blog   About") and a dateline or byline ("Posted on 9 May
+    2024 by …", "发布时间：2024-03-12") are not headlines, however long.
+    """
     first_prose = next(
         (k for k in range(start, len(paras)) if is_prose(paras[k].text, stop)), start
     )
     window = range(max(0, start - TITLE_LOOKBACK), min(len(paras), first_prose + 1))
-    cands = [k for k in window if _headingish(paras[k])]
+    cands = [k for k in window if _title_shaped(paras[k])]
     if not cands:
         return None, ""
     counts = Counter(p.text for p in paras if len(p.lines) == 1)
-    repeated = [k for k in cands if counts[paras[k].text] >= 2]
-    pool = repeated or cands
-    k = max(pool, key=lambda i: (words(paras[i].text), i))
+
+    def score(k: int) -> float:
+        text = paras[k].text
+        return (
+            min(words(text), TITLE_FULL_WORDS)
+            + TITLE_REPEATED * (counts[text] >= 2)
+            - TITLE_FULL_STOP * text.endswith(".")
+            - TITLE_NOT_A_HEADLINE * (_menu_like(text) or _dateline(text))
+            - TITLE_DISTANCE * (first_prose - k)
+        )
+
+    k = max(cands, key=lambda i: (score(i), i))
     return k, paras[k].text
+
+
+def _title_shaped(p: Para) -> bool:
+    """One line, short, ending like a headline (a full stop allowed: some headlines have one)."""
+    t = p.text
+    return (
+        len(p.lines) == 1
+        and 0 < words(t) <= 20
+        and t[-1:] not in ',;:!"”)'
+        and not _BULLET.match(t)
+        and not _REFERENCE.match(t)
+    )
+
+
+_SEPARATOR = re.compile(r"\s[|·•/»>]\s|\S\s{2,}(?=\S)|\s\|\s?")
+
+
+def _menu_like(text: str) -> bool:
+    """Entries set side by side: two separators or more, or spaced CJK words."""
+    if len(_SEPARATOR.findall(text)) >= 2:
+        return True
+    return bool(re.search(r"[\u3040-\u9fff]", text)) and len(re.findall(r"\s+", text)) >= 2
+
+
+def _dateline(text: str) -> bool:
+    """A date (four digits, or day.month.) or a count of comments: a byline, not a headline."""
+    return bool(re.search(r"(?<!\d)\d{4}(?!\d)|\b\d{1,2}[./]\d{1,2}[./]", text))
 
 
 def _reference_number(text: str) -> int:
@@ -337,7 +402,11 @@ def read_text(text: str, source: str) -> tuple[PageMeta, list[Node], list[Refere
         if m:
             author = m.group("name").strip(" ,")
             break
-    paras = [p for p in paras if not _BYLINE.match(p.text) and not _alt_text(p)]
+    paras = [
+        p
+        for p in paras
+        if not _BYLINE.match(p.text) and not _alt_text(p) and not is_caption(p.text)
+    ]
     paras = _without_signup_boxes(_drop_boxes(paras))
     if not paras:
         return PageMeta(author=author), [], []

@@ -190,7 +190,7 @@ def parse_source(src: Source) -> Post:
     nodes = _long_items_as_paragraphs([_tidy(n) for n in nodes])
     title = " ".join((meta.title or "").split())
     outline = choose_outline(nodes, title, _intro_hint(nodes))
-    parts = assemble(nodes, outline)
+    parts = assemble(nodes, outline, title)
     post = Post(
         title=title or "Untitled",
         source=src.name,

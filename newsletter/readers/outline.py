@@ -40,6 +40,8 @@ NOUN_CAPITALS_SHARE = 0.2
 MENU_BODY_WORDS = 3
 # When most headings come in pairs with nothing between them, they are heading + subtitle.
 PAIRED_SHARE = 0.6
+# A heading in the intro this close to the title (ratio) is the headline printed again.
+TITLE_ECHO = 0.7
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -79,6 +81,8 @@ class Phrases:
     credits: tuple[str, ...]
     signup: tuple[str, ...]
     credit_labels: tuple[str, ...]
+    sponsor_labels: tuple[str, ...]
+    link_boxes: tuple[str, ...]
     numbers: dict[str, int]
 
 
@@ -112,6 +116,8 @@ def phrases() -> Phrases:
         get("credits"),
         get("signup"),
         get("credit_labels"),
+        get("sponsor_labels"),
+        get("link_boxes"),
         numbers,
     )
 
@@ -609,7 +615,7 @@ def _references_from(blocks: Sequence[Block], start: int) -> list[Reference]:
     return refs
 
 
-def assemble(nodes: Sequence[Node], outline: Outline) -> Parts:
+def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     """Cut the nodes at the chosen headings. Leading intro headings join the intro; a closing
     heading ("Conclusion", "Fazit", a question after a numbered run) starts the conclusion; back
     matter ends the post, and a reference list there becomes the references."""
@@ -630,9 +636,9 @@ def assemble(nodes: Sequence[Node], outline: Outline) -> Parts:
             continue
         if node.block.kind == "p" and not _standalone(node):
             continue
-        if starts_with_phrase(node.text, ph.back_matter, whole=True) or (
-            node.block.kind == "h" and starts_with_phrase(node.text, ph.back_matter)
-        ):
+        # A heading, or a line with a count ("14 thoughts on …"), may go on after the phrase.
+        whole = node.block.kind == "p" and not node.text[:1].isdigit()
+        if starts_with_phrase(node.text, ph.back_matter, whole=whole):
             if i <= (heads[-1] if heads else -1) and i not in heads:
                 # A back-matter heading inside the series: only a heading of the series'
                 # own style ends it.
@@ -684,7 +690,7 @@ def assemble(nodes: Sequence[Node], outline: Outline) -> Parts:
     if conclusion_at is not None:
         conclusion_heading = texts[conclusion_at]
         conclusion = _as_blocks(nodes[heads[conclusion_at] + 1 : end], outline.level)
-    intro = _trim_intro(intro_nodes, [s.heading for s in sections], outline.toc)
+    intro = _trim_intro(intro_nodes, [s.heading for s in sections], outline.toc, title)
     return Parts(
         tuple(intro), tuple(sections), tuple(conclusion), conclusion_heading, tuple(references)
     )
@@ -753,7 +759,9 @@ def _looks_like_references(tail: Sequence[Node]) -> bool:
     return marked >= max(1, 0.6 * len(texts))
 
 
-def _trim_intro(nodes: Sequence[Node], headings: Sequence[str], toc: Sequence[str]) -> list[Block]:
+def _trim_intro(
+    nodes: Sequence[Node], headings: Sequence[str], toc: Sequence[str], title: str = ""
+) -> list[Block]:
     """The intro, less what the series replaces: a list of the sections, the sentence that leads
     into it ("The benefits are:"), and the one that announces it ("In this blog we will…")."""
     ph = phrases()
@@ -775,8 +783,13 @@ def _trim_intro(nodes: Sequence[Node], headings: Sequence[str], toc: Sequence[st
             continue
         if b.kind == "p" and starts_with_phrase(text, ph.series_preview):
             continue
-        if b.kind == "h" and starts_with_phrase(text, ph.intro):
-            continue  # "Introduction" over the intro says nothing the email does not
+        heading_like = b.kind == "h" or (b.kind == "p" and _standalone(node))
+        if heading_like and (
+            starts_with_phrase(text, ph.intro)  # "Introduction", "Contents": the email says so
+            or starts_with_phrase(text, ph.back_matter, whole=True)  # a share bar's label
+            or (title and loosely_equal(text, title, TITLE_ECHO))  # the headline again
+        ):
+            continue
         out.append(Block("h", b.spans, line=node.line) if b.kind == "h" else b)
     return out
 

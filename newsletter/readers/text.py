@@ -47,6 +47,9 @@ UNWRAPPED_LINE = 100
 
 # A caption is a line or two: past this many words a bracket at the end is the text's own.
 CAPTION_MAX_WORDS = 40
+# A sponsor's box runs at most this many paragraphs, and ends in a button of at most this many
+# words ("Shop now", "Zum Angebot").
+SPONSOR_MAX_PARAS, SPONSOR_BUTTON_WORDS = 4, 4
 # The headline sits at most this many paragraphs above the article's first prose.
 TITLE_LOOKBACK = 12
 # Headline score: its words count up to this many (past it, long is not more headline-like) ...
@@ -65,6 +68,8 @@ TITLE_DISTANCE = 0.3
 _DUMP_ARTIFACT = re.compile(
     r"^(?:\(BUTTON\).*|\[[^\]]{0,120}\](?:\S{0,40})?|IFRAME:.*|https?://\S+|www\.\S+|"
     r"[_\-=*~·•|━─]{3,}|\d+\s*/\s*\d+|\W|"
+    # a player's clock: "0:00 / 2:41"
+    r"\d{1,2}:\d{2}(?::\d{2})?\s*/\s*\d{1,2}:\d{2}(?::\d{2})?|"
     # a gallery's counter: "Image 3 of 12", "Bild 3 von 12", "Photo 3 sur 12"
     r"[^\W\d]+\s+\d+\s+[^\W\d]{1,4}\s+\d+|"
     # an image's file name left as its caption: "1977223_1020304_n", "IMG_4031.jpg"
@@ -140,11 +145,16 @@ def _is_chrome_line(line: str) -> bool:
         return True
     if _DUMP_ARTIFACT.match(t):
         return True
-    if words(t) <= 5 and starts_with_phrase(t, phrases().chrome, whole=True):
+    ph = phrases()
+    if words(t) <= 5 and starts_with_phrase(t, ph.back_matter + ph.sponsor_labels, whole=True):
+        # "Share this:", "4 comments" stay, for the outline to see where the article ends;
+        # "Sponsored" stays until the sponsor's box under it is found.
+        return False
+    if words(t) <= 5 and starts_with_phrase(t, ph.chrome, whole=True):
         return True
-    # A teaser for another article: "Related: How to…", "Lesen Sie auch: …".
+    # A teaser for another article or a video: "Related: How to…", "Watch: …".
     label = re.match(r"^([^:]{1,30}):\s*\S", t)
-    if label and words(t) <= 25 and starts_with_phrase(label.group(1), phrases().back_matter, True):
+    if label and words(t) <= 25 and starts_with_phrase(label.group(1), ph.back_matter + ph.chrome, True):
         return True
     return is_caption(t)
 
@@ -407,10 +417,10 @@ def read_text(text: str, source: str) -> tuple[PageMeta, list[Node], list[Refere
         for p in paras
         if not _BYLINE.match(p.text) and not _alt_text(p) and not is_caption(p.text)
     ]
-    paras = _without_signup_boxes(_drop_boxes(paras))
+    stop = detect_stoplist(text)
+    paras = _without_sponsor_boxes(_without_signup_boxes(_drop_boxes(paras, stop)), stop)
     if not paras:
         return PageMeta(author=author), [], []
-    stop = detect_stoplist(text)
     start, end = article_span(paras, stop)
     title_at, title = find_title(paras, start, stop)
     body_start = start if title_at is None else max(start, title_at + 1)
@@ -462,6 +472,37 @@ def _without_signup_boxes(paras: list[Para]) -> list[Para]:
     return [p for k, p in enumerate(paras) if k not in drop]
 
 
+def _without_sponsor_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para]:
+    """A sponsor's box inside the article: its label ("SPONSORED", "Anzeige"), its text, and
+    the button that closes it ("Shop now"), up to the article's next heading. Only a box that
+    ends in such a short line goes; a label over the article's own prose (an ad that was a
+    picture) takes nothing with it but itself."""
+    out: list[Para] = []
+    k = 0
+    while k < len(paras):
+        p = paras[k]
+        if not (words(p.text) <= 3 and starts_with_phrase(p.text, phrases().sponsor_labels, True)):
+            out.append(p)
+            k += 1
+            continue
+        end = next(
+            (j for j in range(k + 1, min(len(paras), k + 2 + SPONSOR_MAX_PARAS)) if _heading_over_prose(paras, j, stop)),
+            None,
+        )
+        if end is not None and end - 1 > k and words(paras[end - 1].text) <= SPONSOR_BUTTON_WORDS:
+            k = end
+        else:
+            k += 1
+    return out
+
+
+def _heading_over_prose(paras: list[Para], k: int, stop: frozenset[str]) -> bool:
+    """A short line (numbered or not) with prose under it: where the article goes on."""
+    p = paras[k]
+    short = len(p.lines) == 1 and 0 < words(p.text) <= 20 and p.text[-1:] not in ",;:"
+    return short and k + 1 < len(paras) and is_prose(paras[k + 1].text, stop)
+
+
 def _over_prose(paras: list[Para], k: int) -> bool:
     return (
         k + 1 < len(paras)
@@ -470,18 +511,22 @@ def _over_prose(paras: list[Para], k: int) -> bool:
     )
 
 
-def _drop_boxes(paras: list[Para]) -> list[Para]:
+def _drop_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para]:
     """A box of links inside the article ("You may also like" and the headlines set right under
     it, with no blank line between): gone, so its headlines cannot pass for headings."""
     out: list[Para] = []
     k = 0
     while k < len(paras):
         p = paras[k]
-        if words(p.text) <= 6 and starts_with_phrase(p.text, phrases().back_matter, whole=True):
+        if words(p.text) <= 6 and starts_with_phrase(p.text, phrases().link_boxes, whole=True):
             j = k + 1
             while j < len(paras) and not paras[j].gap_before and words(paras[j].text) <= 15:
                 j += 1
-            if j > k + 1:
+            # Only a box the article goes on after: at the end, the marker ends the article.
+            goes_on = j < len(paras) and (
+                is_prose(paras[j].text, stop) or _heading_over_prose(paras, j, stop)
+            )
+            if j > k + 1 and goes_on:
                 k = j
                 continue
         out.append(p)

@@ -21,6 +21,7 @@ from .outline import (
     Outline,
     assemble,
     choose_outline,
+    is_furniture,
     loosely_equal,
     numbering,
     starts_with_phrase,
@@ -187,7 +188,9 @@ READERS: dict[str, Reader] = {"markdown": _read_markdown, "text": _read_text, "h
 def parse_source(src: Source) -> Post:
     """Read `src` with its reader, then choose its outline."""
     meta, nodes, refs, warnings = READERS[src.fmt](src)
-    nodes = _long_items_as_paragraphs([_tidy(n) for n in nodes])
+    nodes = [_tidy(n) for n in nodes]
+    nodes = [n for n in nodes if not (n.block.kind == "p" and is_furniture(n.text))]
+    nodes = _long_items_as_paragraphs(nodes)
     title = " ".join((meta.title or "").split())
     outline = choose_outline(nodes, title, _intro_hint(nodes))
     parts = assemble(nodes, outline, title)

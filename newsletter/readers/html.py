@@ -26,6 +26,7 @@ from trafilatura.metadata import extract_metadata
 from ..errors import PostError
 from ..model import Block, Span
 from .nodes import Node, PageMeta
+from .outline import phrases, starts_with_phrase, words
 
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never article text: machinery, forms and page furniture, dropped with everything inside.
@@ -64,7 +65,9 @@ _CHROME_WORDS = (
     "social", "related", "comment", "disqus", "newsletter", "subscribe", "subscription",
     "signup", "optin", "advert", "ads", "sponsor", "promo", "cookie", "consent", "popup",
     "modal", "sidebar", "byline", "pagination", "pager", "outbrain", "taboola",
-    "recirc", "recommended", "trending", "popular",
+    "recirc", "recommended", "trending", "popular", "author", "autor", "auteur", "bio",
+    "tags", "tagged", "taglist", "tagcloud", "anzeige", "werbung", "publicite", "publicidad",
+    "pubblicita",
     # icon-font glyphs: a letter that draws a magnifier or an arrow
     "icon", "glyph",
 )  # fmt: skip
@@ -196,6 +199,12 @@ class _Ctx:
     strong: bool = False
     em: bool = False
     code: bool = False
+
+
+def _labelled_sponsored(el: Any) -> bool:
+    """Whether a box's first words are a sponsor's label, in any language the readers know."""
+    first = next((t for t in el.itertext() if t.strip()), "")
+    return words(first) <= 3 and starts_with_phrase(first, phrases().sponsor_labels, whole=True)
 
 
 def _tag(el: Any) -> str:
@@ -676,6 +685,8 @@ class _Reader:
             return False  # the article itself, whatever its class says ("has-share-bar")
         if (el.get("role") or "").lower() in _CHROME_ROLES or _named(el, _CHROME_WORDS):
             return True  # the page says what it is: believed over trafilatura for a small box
+        if tag in _BOXES and _labelled_sponsored(el):
+            return True  # a box that opens with "Anzeige", "Publicité", "Sponsored"
         if self.page.trusted(el):
             return False  # trafilatura kept it as article text
         if tag in _SOFT_DROP_TAGS:

@@ -40,6 +40,8 @@ NOUN_CAPITALS_SHARE = 0.2
 MENU_BODY_WORDS = 3
 # When most headings come in pairs with nothing between them, they are heading + subtitle.
 PAIRED_SHARE = 0.6
+# A byline is short: a name, a date, a reading time.
+BYLINE_WORDS = 15
 # A heading in the intro this close to the title (ratio) is the headline printed again.
 TITLE_ECHO = 0.7
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
@@ -246,6 +248,60 @@ def loosely_equal(a: str, b: str, ratio: float = 0.85) -> bool:
     if not na or not nb:
         return False
     return na == nb or difflib.SequenceMatcher(None, na, nb).ratio() >= ratio
+
+
+def is_furniture(text: str) -> bool:
+    """Page furniture on a line of its own, in any reader: a rule ("___"), a share button, a
+    teaser ("Related: …", "Watch: …", "Tagged: …"), a photo caption. Back-matter markers and
+    sponsor labels are not furniture: they say where the article ends or a box begins."""
+    t = text.strip()
+    if not re.search(r"[^\W_]", t):
+        return True
+    ph = phrases()
+    if words(t) <= 5 and starts_with_phrase(t, ph.back_matter + ph.sponsor_labels, whole=True):
+        return False
+    if words(t) <= 5 and starts_with_phrase(t, ph.chrome, whole=True):
+        return True
+    label = re.match(r"^([^:]{1,30}):\s*\S", t)
+    if (
+        label
+        and words(t) <= 25
+        and starts_with_phrase(label.group(1), ph.link_boxes + ph.chrome, True)
+    ):
+        return True
+    return is_caption(t)
+
+
+# A caption is a line or two: past this many words a bracket at the end is the text's own.
+CAPTION_MAX_WORDS = 40
+
+
+def is_caption(text: str) -> bool:
+    """A photo caption: it ends with its credit ("A woman reading Shutterstock", "… (AP
+    Photo/Ana Lopes)", "… (Foto: dpa)")."""
+    low = " ".join(text.lower().split())
+    if words(low) > CAPTION_MAX_WORDS:
+        return False
+    if any(low.endswith(c) for c in phrases().credits):
+        return True
+    credit = re.search(r"[(\[]([^()\[\]]{2,80})[)\]]$", low)
+    labels = phrases().credits + phrases().credit_labels
+    return credit is not None and starts_with_phrase(credit.group(1), labels)
+
+
+_SEPARATOR = re.compile(r"\s[|·•/»>]\s|\S\s{2,}(?=\S)|\s\|\s?")
+
+
+def menu_like(text: str) -> bool:
+    """Entries set side by side: two separators or more, or spaced CJK words."""
+    if len(_SEPARATOR.findall(text)) >= 2:
+        return True
+    return bool(re.search(r"[\u3040-\u9fff]", text)) and len(re.findall(r"\s+", text)) >= 2
+
+
+def dateline(text: str) -> bool:
+    """A date (four digits, or day.month.) or a count of comments: a byline, not a headline."""
+    return bool(re.search(r"(?<!\d)\d{4}(?!\d)|\b\d{1,2}[./]\d{1,2}[./]", text))
 
 
 # --- candidates and groups --------------------------------------------------------------------
@@ -783,6 +839,8 @@ def _trim_intro(
             continue
         if b.kind == "p" and starts_with_phrase(text, ph.series_preview):
             continue
+        if b.kind == "p" and words(text) <= BYLINE_WORDS and dateline(text) and menu_like(text):
+            continue  # "Von Sabine Krüger · 22.04.2024 · Lesezeit 4 Min.": a byline
         heading_like = b.kind == "h" or (b.kind == "p" and _standalone(node))
         if heading_like and (
             starts_with_phrase(text, ph.intro)  # "Introduction", "Contents": the email says so

@@ -19,7 +19,15 @@ import justext  # type: ignore[import-untyped]
 
 from ..model import Block, Reference, Span
 from .nodes import Node, PageMeta
-from .outline import phrases, starts_with_phrase, words
+from .outline import (
+    dateline,
+    is_caption,
+    is_furniture,
+    menu_like,
+    phrases,
+    starts_with_phrase,
+    words,
+)
 
 # jusText's languages for the stop-word lists; the post's language is the one whose list
 # covers most of its words.
@@ -45,8 +53,6 @@ BAD_COST = 1.0
 # Wrapped text never has lines past this width; copied text with many longer lines is unwrapped.
 UNWRAPPED_LINE = 100
 
-# A caption is a line or two: past this many words a bracket at the end is the text's own.
-CAPTION_MAX_WORDS = 40
 # A sponsor's box runs at most this many paragraphs, and ends in a button of at most this many
 # words ("Shop now", "Zum Angebot").
 SPONSOR_MAX_PARAS, SPONSOR_BUTTON_WORDS = 4, 4
@@ -141,35 +147,7 @@ def is_prose(text: str, stop: frozenset[str]) -> bool:
 
 def _is_chrome_line(line: str) -> bool:
     t = line.strip().strip("•*·▪◦").strip()
-    if not t:
-        return True
-    if _DUMP_ARTIFACT.match(t):
-        return True
-    ph = phrases()
-    if words(t) <= 5 and starts_with_phrase(t, ph.back_matter + ph.sponsor_labels, whole=True):
-        # "Share this:", "4 comments" stay, for the outline to see where the article ends;
-        # "Sponsored" stays until the sponsor's box under it is found.
-        return False
-    if words(t) <= 5 and starts_with_phrase(t, ph.chrome, whole=True):
-        return True
-    # A teaser for another article or a video: "Related: How to…", "Watch: …".
-    label = re.match(r"^([^:]{1,30}):\s*\S", t)
-    if label and words(t) <= 25 and starts_with_phrase(label.group(1), ph.back_matter + ph.chrome, True):
-        return True
-    return is_caption(t)
-
-
-def is_caption(text: str) -> bool:
-    """A photo caption: it ends with its credit ("A woman reading Shutterstock", "… (AP
-    Photo/Ana Lopes)", "… (Foto: dpa)")."""
-    low = " ".join(text.lower().split())
-    if words(low) > CAPTION_MAX_WORDS:
-        return False
-    if any(low.endswith(c) for c in phrases().credits):
-        return True
-    credit = re.search(r"[(\[]([^()\[\]]{2,80})[)\]]$", low)
-    labels = phrases().credits + phrases().credit_labels
-    return credit is not None and starts_with_phrase(credit.group(1), labels)
+    return not t or bool(_DUMP_ARTIFACT.match(t)) or is_furniture(t)
 
 
 def paragraphs(text: str) -> list[Para]:
@@ -304,7 +282,7 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
             min(words(text), TITLE_FULL_WORDS)
             + TITLE_REPEATED * (counts[text] >= 2)
             - TITLE_FULL_STOP * text.endswith(".")
-            - TITLE_NOT_A_HEADLINE * (_menu_like(text) or _dateline(text))
+            - TITLE_NOT_A_HEADLINE * (menu_like(text) or dateline(text))
             - TITLE_DISTANCE * (first_prose - k)
         )
 
@@ -322,21 +300,6 @@ def _title_shaped(p: Para) -> bool:
         and not _BULLET.match(t)
         and not _REFERENCE.match(t)
     )
-
-
-_SEPARATOR = re.compile(r"\s[|·•/»>]\s|\S\s{2,}(?=\S)|\s\|\s?")
-
-
-def _menu_like(text: str) -> bool:
-    """Entries set side by side: two separators or more, or spaced CJK words."""
-    if len(_SEPARATOR.findall(text)) >= 2:
-        return True
-    return bool(re.search(r"[\u3040-\u9fff]", text)) and len(re.findall(r"\s+", text)) >= 2
-
-
-def _dateline(text: str) -> bool:
-    """A date (four digits, or day.month.) or a count of comments: a byline, not a headline."""
-    return bool(re.search(r"(?<!\d)\d{4}(?!\d)|\b\d{1,2}[./]\d{1,2}[./]", text))
 
 
 def _reference_number(text: str) -> int:
@@ -486,7 +449,11 @@ def _without_sponsor_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para
             k += 1
             continue
         end = next(
-            (j for j in range(k + 1, min(len(paras), k + 2 + SPONSOR_MAX_PARAS)) if _heading_over_prose(paras, j, stop)),
+            (
+                j
+                for j in range(k + 1, min(len(paras), k + 2 + SPONSOR_MAX_PARAS))
+                if _heading_over_prose(paras, j, stop)
+            ),
             None,
         )
         if end is not None and end - 1 > k and words(paras[end - 1].text) <= SPONSOR_BUTTON_WORDS:

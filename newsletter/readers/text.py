@@ -248,12 +248,15 @@ def is_sentence(text: str, stop: frozenset[str]) -> bool:
     )
 
 
-def _headingish(p: Para) -> bool:
+def _headingish(p: Para, full_stop: bool = False) -> bool:
+    """One short line, not a list item, without closing punctuation (a headline may end in a
+    full stop when `full_stop`)."""
     t = p.text
+    closing = ',;:!"”)' if full_stop else '.,;:!"”)'
     return (
         len(p.lines) == 1
         and 0 < words(t) <= 20
-        and t[-1:] not in '.,;:!"”)'
+        and t[-1:] not in closing
         and not _BULLET.match(t)
         and not _REFERENCE.match(t)
     )
@@ -271,7 +274,7 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
         (k for k in range(start, len(paras)) if is_prose(paras[k].text, stop)), start
     )
     window = range(max(0, start - TITLE_LOOKBACK), min(len(paras), first_prose + 1))
-    cands = [k for k in window if _title_shaped(paras[k])]
+    cands = [k for k in window if _headingish(paras[k], full_stop=True)]
     if not cands:
         return None, ""
     counts = Counter(p.text for p in paras if len(p.lines) == 1)
@@ -288,18 +291,6 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
 
     k = max(cands, key=lambda i: (score(i), i))
     return k, paras[k].text
-
-
-def _title_shaped(p: Para) -> bool:
-    """One line, short, ending like a headline (a full stop allowed: some headlines have one)."""
-    t = p.text
-    return (
-        len(p.lines) == 1
-        and 0 < words(t) <= 20
-        and t[-1:] not in ',;:!"”)'
-        and not _BULLET.match(t)
-        and not _REFERENCE.match(t)
-    )
 
 
 def _reference_number(text: str) -> int:

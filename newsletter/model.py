@@ -7,6 +7,7 @@ the HTML email and the plain-text part are both generated from the same source a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Span:
     code: bool = False
 
 
+BlockKind = Literal["p", "h", "quote", "ul", "ol", "code", "img"]
+
+
 @dataclass(frozen=True)
 class Block:
     """One block of body content.
@@ -28,7 +32,7 @@ class Block:
     `items` holds one tuple of spans per item) or "code" (`code` holds the literal text).
     """
 
-    kind: str
+    kind: BlockKind
     spans: tuple[Span, ...] = ()
     items: tuple[tuple[Span, ...], ...] = ()
     code: str = ""

@@ -24,7 +24,7 @@ from lxml import etree
 from trafilatura.metadata import extract_metadata
 
 from ..errors import PostError
-from ..model import Block, Span
+from ..model import Block, BlockKind, Span
 from .nodes import Node, PageMeta
 from .outline import phrases, starts_with_phrase, words
 
@@ -742,7 +742,7 @@ class _Reader:
             self._items(li, ctx, out, 0)
         if out:
             line = el.sourceline or 0
-            kind = "ol" if _tag(el) == "ol" else "ul"
+            kind: BlockKind = "ol" if _tag(el) == "ol" else "ul"
             self._emit(Node(Block(kind, items=tuple(out), line=line), line=line))
         self._emit_pending()
 

@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ..errors import PostError
-from ..model import Block, Span
+from ..model import Block, BlockKind, Span
 from .nodes import Node, PageMeta
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -215,7 +215,7 @@ def _html_events(raw: str, line: int) -> list[Block | _Heading]:
             flush()
             items = tuple(_tidy(_html_inline(li)) for li in el if li.tag == "li")
             if any(items):
-                kind = "ol" if tag == "ol" else "ul"
+                kind: BlockKind = "ol" if tag == "ol" else "ul"
                 events.append(Block(kind, items=tuple(i for i in items if i), line=line))
         elif tag == "blockquote" and not _has_blocks(el):
             flush()
@@ -435,7 +435,7 @@ def markdown_nodes(body: str, offset: int = 0) -> list[Node]:
         if t.type in ("bullet_list_open", "ordered_list_open"):
             items, j = _list_items(tokens, i)
             if items:
-                kind = "ol" if t.type.startswith("ordered") else "ul"
+                kind: BlockKind = "ol" if t.type.startswith("ordered") else "ul"
                 nodes.append(Node(Block(kind, items=tuple(items), line=line), line=line))
             i = j + 1
             continue

@@ -44,6 +44,16 @@ PAIRED_SHARE = 0.6
 BYLINE_WORDS = 15
 # A heading in the intro this close to the title (ratio) is the headline printed again.
 TITLE_ECHO = 0.7
+# "Most" of a group, for numbering and citation marks: three in five.
+MOSTLY = 0.6
+# A marker line ("Comments", "Share this", "Fazit") is a few words at most.
+MARKER_WORDS = 6
+# "Small Nursery Idea #3": the words before a number that several headings share.
+PREFIX_WORDS = 6
+# An intro's list decides which headings are the series only when it names this many of them ...
+MIN_LISTED = 3
+# ... and a list in the intro is that list when half its entries name a section.
+LISTED_SHARE = 0.5
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -208,7 +218,7 @@ def numbering(text: str) -> Numbering | None:
             return Numbering("#1", int(m.group("n2")))
         return Numbering("1.", int(m.group("n3") or m.group("n4")))
     m = _NUMBER_AFTER_PREFIX.match(t)
-    if m and len(m.group("prefix").split()) <= 6:
+    if m and len(m.group("prefix").split()) <= PREFIX_WORDS:
         return Numbering("prefix", int(m.group("n")), m.group("prefix").strip().lower())
     return None
 
@@ -258,9 +268,9 @@ def is_furniture(text: str) -> bool:
     if not re.search(r"[^\W_]", t):
         return True
     ph = phrases()
-    if words(t) <= 5 and starts_with_phrase(t, ph.back_matter + ph.sponsor_labels, whole=True):
+    if words(t) <= MARKER_WORDS and starts_with_phrase(t, ph.back_matter + ph.sponsor_labels, True):
         return False
-    if words(t) <= 5 and starts_with_phrase(t, ph.chrome, whole=True):
+    if words(t) <= MARKER_WORDS and starts_with_phrase(t, ph.chrome, whole=True):
         return True
     label = re.match(r"^([^:]{1,30}):\s*\S", t)
     if (
@@ -523,7 +533,7 @@ def _refine(
     counts = Counter(c.text for c in keep)
     keep = [c for c in keep if counts[c.text] == 1]
     numbered = [c for c in keep if c.number is not None]
-    if len(numbered) >= 2 and len(numbered) >= 0.6 * len(keep):
+    if len(numbered) >= 2 and len(numbered) >= MOSTLY * len(keep):
         run = _best_run(numbered)
         if len(run) >= 2:
             keep = _extend_run(run, keep)
@@ -620,7 +630,7 @@ def _before_back_matter(members: list[Candidate], nodes: Sequence[Node]) -> list
         for i, node in enumerate(nodes)
         if i > members[1].index
         and node.block.kind in ("h", "p")
-        and words(node.text) <= 6
+        and words(node.text) <= MARKER_WORDS
         and starts_with_phrase(node.text, phrases().back_matter, whole=True)
     ]
     if not stops:
@@ -678,7 +688,7 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     ph = phrases()
     heads = list(outline.heads)
     texts = list(outline.texts)
-    numbered = sum(numbering(t) is not None for t in texts) >= max(2, 0.6 * len(texts))
+    numbered = sum(numbering(t) is not None for t in texts) >= max(2, MOSTLY * len(texts))
     # Intro headings at the start of the group open the post instead.
     while heads and starts_with_phrase(texts[0], ph.intro):
         heads.pop(0)
@@ -688,7 +698,7 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     references: list[Reference] = []
     for i in range(heads[0] + 1 if heads else 0, len(nodes)):
         node = nodes[i]
-        if node.block.kind not in ("h", "p") or words(node.text) > 6:
+        if node.block.kind not in ("h", "p") or words(node.text) > MARKER_WORDS:
             continue
         if node.block.kind == "p" and not _standalone(node):
             continue
@@ -768,14 +778,14 @@ def _keep_listed(
     heading the list leaves out at either end is not part of the series: before the first, it
     joins the intro (a sponsor's box); after the last, the article has ended. A list entry with
     no heading (a writer renamed one) changes nothing: no section is ever dropped for it."""
-    if len(heads) < 3:
+    if len(heads) < MIN_LISTED:
         return heads, texts, end
     items = _toc_items(nodes[: heads[0]], toc)
     if not items:
         return heads, texts, end
     matched = [any(loosely_equal(t, item, 0.8) for item in items) for t in texts]
     hits = sum(matched)
-    if hits < 3 or hits < len(set(items)):
+    if hits < MIN_LISTED or hits < len(set(items)):
         return heads, texts, end
     first = matched.index(True)
     last = len(matched) - 1 - matched[::-1].index(True)
@@ -803,7 +813,7 @@ def _without_numbering(block: Block) -> Block:
 
 
 def _standalone(node: Node) -> bool:
-    return "\n" not in node.block.text and words(node.text) <= 6
+    return "\n" not in node.block.text and words(node.text) <= MARKER_WORDS
 
 
 def _looks_like_references(tail: Sequence[Node]) -> bool:
@@ -812,7 +822,7 @@ def _looks_like_references(tail: Sequence[Node]) -> bool:
     if not texts:
         return False
     marked = sum(bool(re.match(r"^\s*(?:\(\d+\)|\[\^?\d+\]|\^\d+)", t)) for t in texts)
-    return marked >= max(1, 0.6 * len(texts))
+    return marked >= max(1, MOSTLY * len(texts))
 
 
 def _trim_intro(
@@ -830,7 +840,7 @@ def _trim_intro(
         if b.kind in ("ul", "ol") and headings:
             items = [" ".join(Block("p", it).text.split()) for it in b.items]
             hits = sum(any(loosely_equal(it, h, 0.6) for h in headings) for it in items)
-            listed = bool(items) and hits >= max(2, 0.5 * len(items))
+            listed = bool(items) and hits >= max(2, LISTED_SHARE * len(items))
         if listed:
             if out and out[-1].kind == "p" and out[-1].text.rstrip().endswith(":"):
                 lead = _drop_last_sentence(out.pop())

@@ -20,6 +20,7 @@ import justext  # type: ignore[import-untyped]
 from ..model import Block, Reference, Span
 from .nodes import Node, PageMeta
 from .outline import (
+    MARKER_WORDS,
     dateline,
     is_caption,
     is_furniture,
@@ -48,11 +49,18 @@ SENTENCE_END = frozenset('.!?…"”’)»。！？」）')
 # are.
 SHORT_COST = 2.0
 # A paragraph of text with almost no stop words (a list of links, a tag cloud) costs its length.
-BAD_COST = 1.0
+BAD_COST = 0.5
 
 # Wrapped text never has lines past this width; copied text with many longer lines is unwrapped.
 UNWRAPPED_LINE = 100
 
+# A heading typed straight above its paragraph: this short, and shorter than this share of the
+# line under it.
+GLUED_HEADING_WORDS, GLUED_SHORTER = 12, 0.6
+# The lines of a box (its title, a button) are short; a link in a box of links a headline.
+BOX_LINE_WORDS, BOX_LINK_WORDS = 8, 15
+# A sign-up prompt is a sentence or two; a sponsor's label a word or three.
+SIGNUP_MAX_WORDS, SPONSOR_LABEL_WORDS = 40, 3
 # A sponsor's box runs at most this many paragraphs, and ends in a button of at most this many
 # words ("Shop now", "Zum Angebot").
 SPONSOR_MAX_PARAS, SPONSOR_BUTTON_WORDS = 4, 4
@@ -188,9 +196,9 @@ def _unglue(p: Para) -> list[Para]:
         return [p]
     first, second = p.lines[0], p.lines[1]
     if (
-        words(first) <= 12
+        words(first) <= GLUED_HEADING_WORDS
         and first[-1:] not in '.,;:!"”)'
-        and len(first) < 0.6 * len(second)
+        and len(first) < GLUED_SHORTER * len(second)
         and len(second) >= 40
     ):
         return [
@@ -212,7 +220,7 @@ def article_span(paras: list[Para], stop: frozenset[str]) -> tuple[int, int]:
         elif n < PROSE_MIN_WORDS:
             values.append(-SHORT_COST)
         else:
-            values.append(-BAD_COST * n * 0.5)
+            values.append(-BAD_COST * n)
     best = (0, 0)
     best_sum = float("-inf")
     run_sum, run_start = 0.0, 0
@@ -409,12 +417,13 @@ def _without_signup_boxes(paras: list[Para]) -> list[Para]:
     so the box's title cannot become a section."""
     signup = phrases().signup
     short = [
-        len(p.lines) <= 3 and words(p.text) <= 8 and not _REFERENCE.match(p.text) for p in paras
+        len(p.lines) <= 3 and words(p.text) <= BOX_LINE_WORDS and not _REFERENCE.match(p.text)
+        for p in paras
     ]
     drop: set[int] = set()
     for k, p in enumerate(paras):
         low = " ".join(p.text.lower().split())
-        if words(p.text) > 40 or not any(phrase in low for phrase in signup):
+        if words(p.text) > SIGNUP_MAX_WORDS or not any(phrase in low for phrase in signup):
             continue
         drop.add(k)
         for step in (-1, 1):
@@ -435,7 +444,8 @@ def _without_sponsor_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para
     k = 0
     while k < len(paras):
         p = paras[k]
-        if not (words(p.text) <= 3 and starts_with_phrase(p.text, phrases().sponsor_labels, True)):
+        label = words(p.text) <= SPONSOR_LABEL_WORDS
+        if not (label and starts_with_phrase(p.text, phrases().sponsor_labels, True)):
             out.append(p)
             k += 1
             continue
@@ -476,9 +486,13 @@ def _drop_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para]:
     k = 0
     while k < len(paras):
         p = paras[k]
-        if words(p.text) <= 6 and starts_with_phrase(p.text, phrases().link_boxes, whole=True):
+        if words(p.text) <= MARKER_WORDS and starts_with_phrase(p.text, phrases().link_boxes, True):
             j = k + 1
-            while j < len(paras) and not paras[j].gap_before and words(paras[j].text) <= 15:
+            while (
+                j < len(paras)
+                and not paras[j].gap_before
+                and words(paras[j].text) <= BOX_LINK_WORDS
+            ):
                 j += 1
             # Only a box the article goes on after: at the end, the marker ends the article.
             goes_on = j < len(paras) and (

@@ -18,9 +18,8 @@ from tests.web import Web, page
 
 OWN_POSTS = sorted(
     p
-    for folder in (POSTS, POSTS / "shapes", ROOT / "tests" / "pages")
-    if folder.is_dir()
-    for p in folder.iterdir()
+    for folder in (POSTS, ROOT / "tests" / "pages")
+    for p in folder.rglob("*")
     if p.suffix in (".md", ".txt", ".html")
 )
 

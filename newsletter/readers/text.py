@@ -48,7 +48,8 @@ SENTENCE_END = frozenset('.!?…"”’)»。！？」）')
 # a long menu of short lines is never worth it, little enough that headings between paragraphs
 # are.
 SHORT_COST = 2.0
-# A paragraph of text with almost no stop words (a list of links, a tag cloud) costs its length.
+# A paragraph of text with almost no stop words (a list of links, a tag cloud) costs half its
+# length: thin text, but a line of code between paragraphs should not cut the article in two.
 BAD_COST = 0.5
 
 # Wrapped text never has lines past this width; copied text with many longer lines is unwrapped.

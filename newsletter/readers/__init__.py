@@ -80,7 +80,7 @@ def open_source(name: str, fmt: str | None = None) -> Source:
 
     if is_url(name):
         page = fetch_page(name)
-        return Source(page.text, name, fmt or "html", url=page.url)
+        return Source(_safe_source(page.text), name, fmt or "html", url=page.url)
     path = Path(name)
     if path.is_dir():
         raise PostError(f"{path}: is a folder, not a post")
@@ -104,7 +104,7 @@ def open_source(name: str, fmt: str | None = None) -> Source:
                 f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
                 "save the post as UTF-8"
             ) from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _safe_source(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         raise PostError(f"{path}: the post is empty")
     return Source(text, str(path), kind)
@@ -191,7 +191,7 @@ def parse_source(src: Source) -> Post:
     nodes = [_tidy(n) for n in nodes]
     nodes = [n for n in nodes if not (n.block.kind == "p" and is_furniture(n.text))]
     nodes = _long_items_as_paragraphs(nodes)
-    title = " ".join((meta.title or "").split())
+    title = safe_text(meta.title or "")
     outline = choose_outline(nodes, title, _intro_hint(nodes))
     parts = assemble(nodes, outline, title)
     post = Post(
@@ -201,23 +201,44 @@ def parse_source(src: Source) -> Post:
         intro=parts.intro,
         conclusion=parts.conclusion,
         conclusion_heading=parts.conclusion_heading,
-        references=tuple(refs) or parts.references,
-        author=meta.author,
+        references=tuple(
+            dataclasses.replace(r, text=safe_text(r.text))
+            for r in (tuple(refs) or parts.references)
+        ),
+        author=safe_text(meta.author or "") or None,
         url=meta.url or src.url,
-        date=meta.date,
-        tags=meta.tags,
-        summary=meta.summary,
+        date=safe_text(meta.date or "") or None,
+        tags=tuple(t for t in (safe_text(t) for t in meta.tags) if t),
+        summary=safe_text(meta.summary or "") or None,
     )
     found = tuple(warnings) + tuple(text_warnings(post, scraped=src.fmt == "text"))
     return dataclasses.replace(post, warnings=tuple(sorted(found, key=lambda w: w.line)))
 
 
+# Control characters no text should carry (C0 and C1 but tab and newline, DEL): pasted web text
+# brings them, and in a subject line they would break the header.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]")
+
+
+def _safe_source(text: str) -> str:
+    """The source's text as every reader gets it: Unicode line and paragraph separators and NEL
+    are spaces (pasted web text puts them inside headings), control characters are gone."""
+    return _CONTROL.sub("", re.sub("[\u2028\u2029\u0085]", " ", text))
+
+
+def safe_text(text: str) -> str:
+    """Text made safe once, here, before anything else sees it: every kind of line break and
+    space (U+2028, U+2029, NEL, no-break) is one space, control characters are gone."""
+    return " ".join(_CONTROL.sub("", text).split())
+
+
 def _tidy_spans(spans: tuple[Span, ...]) -> tuple[Span, ...]:
-    """Whitespace as a reader sees it: runs of spaces (and no-break spaces) are one space;
-    code keeps its own."""
+    """Whitespace as a reader sees it: runs of spaces (and no-break spaces, line separators) are
+    one space; code keeps its own lines; control characters go."""
     out: list[Span] = []
     for sp in spans:
-        text = sp.text if sp.code else re.sub(r"\s+", " ", sp.text)
+        text = _CONTROL.sub("", sp.text)
+        text = text if sp.code else re.sub(r"\s+", " ", text)
         if out and not sp.code and out[-1].text.endswith(" ") and text.startswith(" "):
             text = text[1:]
         out.append(dataclasses.replace(sp, text=text))
@@ -229,11 +250,13 @@ def _tidy_spans(spans: tuple[Span, ...]) -> tuple[Span, ...]:
 
 def _tidy(node: Node) -> Node:
     b = node.block
-    if b.kind in ("p", "h", "quote"):
+    if b.kind == "code":
+        b = dataclasses.replace(b, code=_CONTROL.sub("", b.code.replace("\u2028", "\n")))
+    elif b.kind in ("p", "h", "quote", "img"):
         b = dataclasses.replace(b, spans=_tidy_spans(b.spans))
     elif b.kind in ("ul", "ol"):
         b = dataclasses.replace(b, items=tuple(_tidy_spans(it) for it in b.items))
-    return dataclasses.replace(node, block=b, lead=" ".join(node.lead.split()))
+    return dataclasses.replace(node, block=b, lead=safe_text(node.lead))
 
 
 # A numbered list whose every item runs this long is a list of sections, not a list in one.

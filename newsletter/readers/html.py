@@ -885,7 +885,7 @@ class _Reader:
     def _image_node(self, el: Any) -> Node | None:
         for dim in ("width", "height"):
             value = (el.get(dim) or "").strip().removesuffix("px")
-            if value.isdigit() and int(value) <= _ICON_MAX_PX:
+            if value.isdecimal() and int(value) <= _ICON_MAX_PX:
                 return None
         src = _image_src(el)
         if not src:
@@ -964,7 +964,7 @@ def _weight_bold(value: str, default: bool) -> bool:
         return True
     if value in ("normal", "lighter"):
         return False
-    if value.isdigit():
+    if value.isdecimal():
         return int(value) >= 600
     return default
 

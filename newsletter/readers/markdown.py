@@ -54,6 +54,8 @@ def _front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int]:
         line = f":{mark.line + 2}" if mark is not None else ""
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise PostError(f"{source}{line}: front matter is not valid YAML ({problem})") from None
+    except (ValueError, TypeError) as e:  # a date YAML cannot build: "2025-13-45"
+        raise PostError(f"{source}:2: front matter has a value that is not valid ({e})") from None
     if not isinstance(data, dict):
         raise PostError(f"{source}:2: front matter must be a mapping of keys to values")
     offset = text[: m.end()].count("\n")
@@ -290,7 +292,7 @@ def _toml_front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int
     return data, text[m.end() :], text[: m.end()].count("\n")
 
 
-def _metadata_lines(text: str) -> tuple[dict[str, Any], str, int] | None:
+def _metadata_lines(text: str, source: str) -> tuple[dict[str, Any], str, int] | None:
     """Pelican-style "Key: value" lines opening the file; at least a title or two keys."""
     lines = text.split("\n")
     data: dict[str, Any] = {}
@@ -309,21 +311,26 @@ def _metadata_lines(text: str) -> tuple[dict[str, Any], str, int] | None:
 def front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int]:
     """The metadata block opening the post, whichever of the three forms it takes."""
     for parse in (_toml_front_matter, _metadata_lines):
-        found = parse(text, source) if parse is _toml_front_matter else _metadata_lines(text)
+        found = parse(text, source)
         if found is not None:
             return found
     return _front_matter(text, source)
 
 
-def _meta(data: dict[str, Any]) -> PageMeta:
+def _meta(data: dict[str, Any], source: str) -> PageMeta:
     std: dict[str, Any] = {}
     for key, value in data.items():
         name = _KEYS.get(str(key).lower())
         if name and name not in std and value not in (None, "", []):
             std[name] = value
+    for key in ("title", "date", "url", "summary", "language"):
+        if isinstance(std.get(key), list | dict):
+            raise PostError(f"{source}: front matter {key} must be text, not a list or a mapping")
     tags = std.get("tags") or ()
-    if isinstance(tags, str):
-        tags = [t for t in re.split(r"[,;]\s*|\s+", tags) if t]
+    if isinstance(tags, str | int | float):
+        tags = [t for t in re.split(r"[,;]\s*|\s+", str(tags)) if t]
+    elif not isinstance(tags, list | tuple):
+        raise PostError(f"{source}: front matter tags must be a list of words")
     author = std.get("author")
     if isinstance(author, list):
         author = ", ".join(str(a) for a in author)
@@ -468,4 +475,4 @@ def _all_strong(block: Block) -> bool:
 
 def read_markdown(text: str, source: str) -> tuple[PageMeta, list[Node]]:
     data, body, offset = front_matter(text, source)
-    return _meta(data), markdown_nodes(body, offset)
+    return _meta(data, source), markdown_nodes(body, offset)

@@ -422,7 +422,7 @@ def stated_count(title: str, intro_text: str = "") -> int | None:
     for text in (title, intro_text):
         for token in re.findall(r"(?<![\w.,:/])(\d{1,2}|[^\W\d_]+)(?![\w.,:/%])", text):
             low = token.lower()
-            if token.isdigit() and 2 <= int(token) <= 30:
+            if token.isdecimal() and 2 <= int(token) <= 30:
                 return int(token)
             if low in words_to_n and words_to_n[low] >= 3 and len(low) > 2:
                 return words_to_n[low]
@@ -431,7 +431,7 @@ def stated_count(title: str, intro_text: str = "") -> int | None:
         )
         if m:
             v = m.group(1)
-            return int(v) if v.isdigit() else _cjk_value(v)
+            return int(v) if v.isdecimal() else _cjk_value(v)
     return None
 
 

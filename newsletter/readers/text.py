@@ -283,7 +283,11 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
         (k for k in range(start, len(paras)) if is_prose(paras[k].text, stop)), start
     )
     window = range(max(0, start - TITLE_LOOKBACK), min(len(paras), first_prose + 1))
-    cands = [k for k in window if _headingish(paras[k], full_stop=True)]
+    cands = [
+        k
+        for k in window
+        if _headingish(paras[k], full_stop=True) and not is_prose(paras[k].text, stop)
+    ]
     if not cands:
         return None, ""
     counts = Counter(p.text for p in paras if len(p.lines) == 1)

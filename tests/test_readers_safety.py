@@ -36,7 +36,7 @@ def test_separators_and_controls_never_reach_titles_headings_or_subjects(
     title = "Calm\u2028Mornings\x07 at Home"
     if suffix == ".md":
         body = (
-            f'---\ntitle: "Calm\\u2028Mornings\\a at Home"\n---\n\nIntro\u2029text.\n\n'
+            '---\ntitle: "Calm\\u2028Mornings\\a at Home"\n---\n\nIntro\u2029text.\n\n'
             "## One\u0085Step\n\nFirst\x00 body text with enough words to be a section.\n\n"
             "## Two\x1b Steps\n\nSecond body text with enough words to be a section.\n"
         )

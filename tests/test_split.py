@@ -105,6 +105,11 @@ def test_sample_split_golden(sample: dict) -> None:  # type: ignore[type-arg]
     ("post", "title", "sections"),
     [
         (
+            "toc-section.md",
+            "A Tidy Terminal",
+            ["Prompt & colours", "History", "Aliases", "Completion"],
+        ),
+        (
             "front-matter.md",
             "Five Habits of Calm Mornings",
             [

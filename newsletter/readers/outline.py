@@ -54,6 +54,8 @@ PREFIX_WORDS = 6
 MIN_LISTED = 3
 # ... and a list in the intro is that list when half its entries name a section.
 LISTED_SHARE = 0.5
+# A table of contents may word its entries a little differently ("Spaces And Tabs").
+TOC_LABEL_RATIO = 0.6
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -689,8 +691,11 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     heads = list(outline.heads)
     texts = list(outline.texts)
     numbered = sum(numbering(t) is not None for t in texts) >= max(2, MOSTLY * len(texts))
-    # Intro headings at the start of the group open the post instead.
-    while heads and starts_with_phrase(texts[0], ph.intro):
+    # Intro headings at the start of the group open the post instead, and so does a first
+    # section that lists the others (a "How to use this guide" over a table of contents).
+    while heads and (
+        starts_with_phrase(texts[0], ph.intro) or _lists_the_rest(nodes, heads, texts)
+    ):
         heads.pop(0)
         texts.pop(0)
     # The end of the article: the first back-matter heading after the first section.
@@ -760,6 +765,21 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     return Parts(
         tuple(intro), tuple(sections), tuple(conclusion), conclusion_heading, tuple(references)
     )
+
+
+def _lists_the_rest(nodes: Sequence[Node], heads: list[int], texts: list[str]) -> bool:
+    """Whether the first section's text holds a list naming most of the sections after it."""
+    if len(heads) < MIN_LISTED + 1:
+        return False
+    body = nodes[heads[0] + 1 : heads[1]]
+    items = [
+        " ".join(Block("p", it).text.split())
+        for n in body
+        if n.block.kind in ("ul", "ol")
+        for it in n.block.items
+    ]
+    hits = sum(any(loosely_equal(t, it, TOC_LABEL_RATIO) for it in items) for t in texts[1:])
+    return hits >= max(MIN_LISTED, LISTED_SHARE * (len(texts) - 1))
 
 
 def _toc_items(nodes: Sequence[Node], toc: Sequence[str]) -> list[str]:

@@ -47,7 +47,7 @@ Handler = Callable[[argparse.Namespace, Settings], ExitStatus]
 
 def _add_post(p: argparse.ArgumentParser, optional: bool = False) -> None:
     what = "the post: a .md, .html or .txt file, or the page's http(s) URL"
-    p.add_argument("post", nargs="?" if optional else None, help=what)
+    p.add_argument("post", metavar="POST", nargs="?" if optional else None, help=what)
     p.add_argument(
         "--format",
         choices=["markdown", "html", "text"],
@@ -59,6 +59,22 @@ def _add_post(p: argparse.ArgumentParser, optional: bool = False) -> None:
         type=_post_url,
         help="the post's address on the web, for its links (scraped text does not say)",
     )
+
+
+def _add_global(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--config and --debug, accepted before the command name and after it.
+
+    On a command's own parser they default to SUPPRESS, so they only override the value given
+    before the command when they are given again after it.
+    """
+    default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="settings file (default: ./newsletter.toml if present)",
+        **default,
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks", **default)
 
 
 def _add_server(p: argparse.ArgumentParser, port: int) -> None:
@@ -123,13 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn one blog post into a weekly email series and its social posts.",
     )
     parser.add_argument("--version", action="version", version=f"newsletter {__version__}")
-    parser.add_argument(
-        "--config", metavar="PATH", help="settings file (default: ./newsletter.toml if present)"
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_global(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.summary, description=c.description)
+        _add_global(p)
         if c.post is not None:
             _add_post(p, optional=c.post == "optional")
         if c.port is not None:
@@ -473,16 +487,13 @@ def cmd_captions(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
-@command(post="optional", port=8025)
+@command(post="required", port=8025)
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """preview the series in the browser
 
     Serve a local preview of every issue, its text and captions.
     """
     from .preview import PreviewServer, changed
-
-    if not args.post:
-        raise UsageError("name the post to preview: newsletter preview posts/<post>")
 
     def build() -> dict[str, tuple[str, bytes]]:
         return service.preview_pages(_load(args, settings), settings, _now())
@@ -502,7 +513,12 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     ),
     opt("--at", metavar="HH:MM", help="local send time (default from settings)"),
     opt("--tz", metavar="AREA/CITY", help="time zone (default from settings)"),
-    opt("--every", type=int, metavar="N", help="weeks between issues (default 1)"),
+    opt(
+        "--every",
+        type=int,
+        metavar="N",
+        help="weeks between issues (default: [schedule] every, 1 when unset)",
+    ),
     opt("--replace", action="store_true", help="replace an already queued series"),
     post="required",
 )
@@ -598,8 +614,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 
 
 @command(
-    opt("--issue", type=int, required=True, metavar="N"),
-    opt("--to", required=True, metavar="ADDRESS"),
+    opt("--issue", type=int, required=True, metavar="N", help="the issue to send (1 is the first)"),
+    opt("--to", required=True, metavar="ADDRESS", help="the address to send it to"),
     post="required",
 )
 def cmd_send_test(args: argparse.Namespace, settings: Settings) -> ExitStatus:

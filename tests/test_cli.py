@@ -70,8 +70,54 @@ def test_debug_shows_the_traceback_of_the_same_error() -> None:
 
 
 def test_a_usage_error_found_after_parsing_is_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview"]) == ExitStatus.USAGE
-    assert "name the post to preview" in one_line(capsys.readouterr().err)
+    assert main(["captions", str(SAMPLE), "--issue", "9"]) == ExitStatus.USAGE
+    assert "there is no issue 9" in one_line(capsys.readouterr().err)
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    for name, parser in subcommands(build_parser()).items():
+        for action in parser._actions:
+            assert action.help and action.help.strip(), f"{name} {action.dest} has no help"
+
+
+def test_usage_shows_the_post_as_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["preview"])
+    assert done.value.code == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("usage: newsletter preview") and "[POST]" not in err
+    assert "the following arguments are required: POST" in err
+
+
+def test_every_help_names_its_setting() -> None:
+    schedule = subcommands(build_parser())["schedule"]
+    (every,) = [a for a in schedule._actions if "--every" in a.option_strings]
+    assert "[schedule] every" in (every.help or "")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_works_before_or_after_the_command(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[outbox]\npath = "mine.sqlite3"\n', encoding="utf-8")
+    argv = (
+        ["--config", str(config), "status"]
+        if where == "before"
+        else ["status", "--config", str(config)]
+    )
+    assert main(argv) == ExitStatus.OK
+    assert str(tmp_path / "mine.sqlite3") in capsys.readouterr().out
+
+
+def test_debug_after_the_command_overrides_nothing_given_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config before the command stays when the command is given no --config of its own."""
+    config = tmp_path / "a.toml"
+    config.write_text('[outbox]\npath = "a.sqlite3"\n', encoding="utf-8")
+    assert main(["--config", str(config), "status", "--debug"]) == ExitStatus.OK
+    assert "a.sqlite3" in capsys.readouterr().out
 
 
 def test_an_unreadable_settings_file_is_one_line(

@@ -635,9 +635,21 @@ def _before_back_matter(members: list[Candidate], nodes: Sequence[Node]) -> list
         and words(node.text) <= MARKER_WORDS
         and starts_with_phrase(node.text, phrases().back_matter, whole=True)
     ]
-    if not stops:
-        return members
-    return [m for m in members if m.index < stops[0]]
+    for stop in stops:
+        before = [m for m in members if m.index < stop]
+        after = [m for m in members if m.index > stop]
+        # A box of links inside a numbered list ("Related" between items 3 and 4) ends nothing.
+        if (
+            before
+            and after
+            and before[-1].number is not None
+            and after[0].number is not None
+            and after[0].number.value == before[-1].number.value + 1
+            and starts_with_phrase(nodes[stop].text, phrases().link_boxes, whole=True)
+        ):
+            continue
+        return before
+    return members
 
 
 # --- from an outline to the post's parts ------------------------------------------------------

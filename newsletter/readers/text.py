@@ -83,6 +83,8 @@ TITLE_DISTANCE = 0.3
 _DUMP_ARTIFACT = re.compile(
     r"^(?:\(BUTTON\).*|\[[^\]]{0,120}\](?:\S{0,40})?|IFRAME:.*|https?://\S+|www\.\S+|"
     r"[_\-=*~·•|━─]{3,}|\d+\s*/\s*\d+|\W|"
+    # the list of link addresses lynx prints at the end: "12. https://…"
+    r"\d{1,4}\.\s+(?:https?|ftp|mailto|file):\S+|"
     # a player's clock: "0:00 / 2:41"
     r"\d{1,2}:\d{2}(?::\d{2})?\s*/\s*\d{1,2}:\d{2}(?::\d{2})?|"
     # a gallery's counter: "Image 3 of 12", "Bild 3 von 12", "Photo 3 sur 12"
@@ -90,6 +92,8 @@ _DUMP_ARTIFACT = re.compile(
     # an image's file name left as its caption: "1977223_1020304_n", "IMG_4031.jpg"
     r"(?=\S*\d)(?=\S*[_.])[\w.-]{12,})$"
 )
+# lynx's mark for a link, numbered as in the list of addresses it prints at the end: "[12]".
+_LINK_MARK = re.compile(r"\[\d{1,4}\]")
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣+]|-(?!-)|\d{1,2}[.)])\s+")
 _REFERENCE = re.compile(
     r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$"
@@ -110,6 +114,7 @@ class Para:
     line: int
     indent: int
     gap_before: bool = True  # a blank line (or page furniture) stands above it
+    link_led: bool = False  # it opens with a link (lynx marks one "[12]"): a headline, not prose
 
     @property
     def text(self) -> str:
@@ -172,8 +177,13 @@ def paragraphs(text: str) -> list[Para]:
             continue
         stripped = raw.strip()
         indent = len(raw) - len(raw.lstrip())
+        link_led = bool(_LINK_MARK.match(_BULLET.sub("", stripped)))
+        stripped = _LINK_MARK.sub("", stripped).strip()
+        if not stripped:
+            current = None
+            continue
         if current is None or one_per_line or _BULLET.match(raw) or indent < current.indent - 1:
-            current = Para([stripped], no, indent, gap_before=current is None)
+            current = Para([stripped], no, indent, gap_before=current is None, link_led=link_led)
             paras.append(current)
         else:
             current.lines.append(stripped)
@@ -216,7 +226,7 @@ def article_span(paras: list[Para], stop: frozenset[str]) -> tuple[int, int]:
     values: list[float] = []
     for p in paras:
         n = words(p.text)
-        if is_prose(p.text, stop):
+        if _prose(p, stop):
             values.append(n)
         elif n < PROSE_MIN_WORDS:
             values.append(-SHORT_COST)
@@ -473,7 +483,11 @@ def _heading_over_prose(paras: list[Para], k: int, stop: frozenset[str]) -> bool
     """A short line (numbered or not) with prose under it: where the article goes on."""
     p = paras[k]
     short = len(p.lines) == 1 and 0 < words(p.text) <= 20 and p.text[-1:] not in ",;:"
-    return short and k + 1 < len(paras) and is_prose(paras[k + 1].text, stop)
+    return short and k + 1 < len(paras) and _prose(paras[k + 1], stop)
+
+
+def _prose(p: Para, stop: frozenset[str]) -> bool:
+    return not p.link_led and is_prose(p.text, stop)
 
 
 def _over_prose(paras: list[Para], k: int) -> bool:
@@ -485,8 +499,8 @@ def _over_prose(paras: list[Para], k: int) -> bool:
 
 
 def _drop_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para]:
-    """A box of links inside the article ("You may also like" and the headlines set right under
-    it, with no blank line between): gone, so its headlines cannot pass for headings."""
+    """A box of links inside the article ("You may also like" and the headlines under it, up to
+    the article's next heading): gone, so its headlines cannot pass for headings."""
     out: list[Para] = []
     k = 0
     while k < len(paras):
@@ -495,14 +509,13 @@ def _drop_boxes(paras: list[Para], stop: frozenset[str]) -> list[Para]:
             j = k + 1
             while (
                 j < len(paras)
-                and not paras[j].gap_before
+                and len(paras[j].lines) <= 2
                 and words(paras[j].text) <= BOX_LINK_WORDS
+                and not _heading_over_prose(paras, j, stop)
             ):
                 j += 1
-            # Only a box the article goes on after: at the end, the marker ends the article.
-            goes_on = j < len(paras) and (
-                is_prose(paras[j].text, stop) or _heading_over_prose(paras, j, stop)
-            )
+            # Only a box the article's next heading follows: at the end, the marker ends it.
+            goes_on = j < len(paras) and _heading_over_prose(paras, j, stop)
             if j > k + 1 and goes_on:
                 k = j
                 continue

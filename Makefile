@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := posts/massage-for-the-mental-health-of-it.txt
 
-.PHONY: setup browser demo test lint golden screenshots bench clean
+.PHONY: setup tools browser spamassassin demo test lint golden screenshots bench clean
 
 $(BIN)/newsletter: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,17 +23,23 @@ lint: setup
 	$(BIN)/ruff format --check newsletter tests bench
 	$(BIN)/mypy
 
-# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
-browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+# Debian's packages the tests use: Chromium for the browser tests (Playwright drives it; nothing
+# is downloaded) and SpamAssassin for the spam score of every built message. One apt-get update,
+# and only for what is missing.
+tools:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver fonts-dejavu-core"; \
+	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
-	else echo "note: no chromium here; the browser tests will be skipped" \
-	  "(sudo apt-get install chromium chromium-driver)"; fi
+	  echo "installing Debian's$$missing for the tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: no$$missing here; the tests that need them will be skipped" \
+	  "(sudo apt-get install$$missing)"; fi
 
-test: lint browser
+browser spamassassin: tools
+
+test: lint tools
 	$(BIN)/pytest
 
 golden: setup

@@ -191,3 +191,13 @@ def test_colours_apply_and_keep_contrast(
         assert low == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("number", ISSUES)
+def test_the_preheader_is_hidden_in_the_open_email(browser: Any, built: Path, number: int) -> None:
+    context, page, _ = open_page(browser, email_file(built, number), 375, "light")
+    try:
+        assert page.locator(".nl-preheader").first.bounding_box() is None
+        assert page.evaluate("document.body.innerText").lstrip().startswith("Body & Mind Notes")
+    finally:
+        context.close()

@@ -296,9 +296,13 @@ def is_caption(text: str) -> bool:
         return False
     if any(low.endswith(c) for c in phrases().credits):
         return True
-    credit = re.search(r"[(\[]([^()\[\]]{2,80})[)\]]$", low)
     labels = phrases().credits + phrases().credit_labels
-    return credit is not None and starts_with_phrase(credit.group(1), labels)
+    credit = re.search(r"[(\[]([^()\[\]]{2,80})[)\]]$", low)
+    if credit is not None and starts_with_phrase(credit.group(1), labels):
+        return True
+    # ... or with it written out at the end: "A cup of tea. Photo: the author".
+    label = re.search(r"(?:^|[\s.])([^\W\d_]+(?: [^\W\d_]+)?):\s+[^.!?:]{1,60}$", low)
+    return label is not None and starts_with_phrase(label.group(1), phrases().credit_labels, True)
 
 
 _SEPARATOR = re.compile(r"\s[|·•/»>]\s|\S\s{2,}(?=\S)|\s\|\s?")
@@ -340,6 +344,7 @@ def _case_class(text: str) -> str:
 def candidates(nodes: Sequence[Node]) -> list[Candidate]:
     """Every node whose form lets it be a heading, keyed by what it looks like."""
     out: list[Candidate] = []
+    nouns_capitalised = capitalises_nouns(nodes)
     for i, node in enumerate(nodes):
         b = node.block
         text = " ".join(node.text.split())
@@ -356,7 +361,8 @@ def candidates(nodes: Sequence[Node]) -> list[Candidate]:
             lead = " ".join(node.lead.split())
             out.append(Candidate(i, ("lead",), lead, numbering(lead)))
         elif num is not None and num.kind != "prefix" and words(text) > MAX_HEADING_WORDS:
-            out.append(Candidate(i, ("runin", num.kind), runin_heading(text), num))
+            heading = runin_heading(text, nouns_capitalised)
+            out.append(Candidate(i, ("runin", num.kind), heading, num))
         elif _line_heading(text, num):
             ending = text[-1:] if text[-1:] in ".:" else ""
             kind = (num.kind + num.prefix) if num else ""
@@ -365,15 +371,28 @@ def candidates(nodes: Sequence[Node]) -> list[Candidate]:
     return out
 
 
-def runin_heading(text: str) -> str:
+def capitalises_nouns(nodes: Sequence[Node]) -> bool:
+    """Whether the post's language capitalises its nouns (German): a fifth or more of the words
+    inside its sentences start with a capital."""
+    inner = [
+        t
+        for n in nodes
+        if n.block.kind == "p"
+        for sentence in re.split(r"(?<=[.!?])\s+", n.text)
+        for t in sentence.split()[1:]
+        if t[:1].isalpha()
+    ]
+    return bool(inner) and sum(t[:1].isupper() for t in inner) >= NOUN_CAPITALS_SHARE * len(inner)
+
+
+def runin_heading(text: str, nouns_capitalised: bool) -> str:
     """A title for a numbered paragraph that has none of its own: its first sentence when that
     is short, else its first words; where the language capitalises nouns, its opening noun
     phrase ("Die rot-grüne Stadtregierung" setzt…, "Der Boulevard.")."""
     body = strip_numbering(text)
     number = text[: len(text) - len(body)]
     tokens = body.split()
-    capitalised = sum(t[:1].isupper() for t in tokens[1:]) / max(1, len(tokens) - 1)
-    if capitalised >= NOUN_CAPITALS_SHARE:
+    if nouns_capitalised:
         for k, token in enumerate(tokens[1:RUNIN_WORDS], start=1):
             if token[:1].isupper():
                 return number + " ".join(tokens[: k + 1]).rstrip(",;:")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import PostError
 from ..model import Block, Post, Reference, Span, TextWarning
+from ..text import plain, sentences
 from .nodes import Node, PageMeta
 from .outline import (
     Outline,
@@ -191,7 +192,7 @@ def parse_source(src: Source) -> Post:
     nodes = [_tidy(n) for n in nodes]
     nodes = [n for n in nodes if not (n.block.kind == "p" and is_furniture(n.text))]
     nodes = _long_items_as_paragraphs(nodes)
-    title = safe_text(meta.title or "")
+    title = plain(meta.title or "")
     outline = choose_outline(nodes, title, _intro_hint(nodes))
     parts = assemble(nodes, outline, title)
     post = Post(
@@ -202,14 +203,13 @@ def parse_source(src: Source) -> Post:
         conclusion=parts.conclusion,
         conclusion_heading=parts.conclusion_heading,
         references=tuple(
-            dataclasses.replace(r, text=safe_text(r.text))
-            for r in (tuple(refs) or parts.references)
+            dataclasses.replace(r, text=plain(r.text)) for r in (tuple(refs) or parts.references)
         ),
-        author=safe_text(meta.author or "") or None,
+        author=plain(meta.author or "") or None,
         url=meta.url or src.url,
-        date=safe_text(meta.date or "") or None,
-        tags=tuple(t for t in (safe_text(t) for t in meta.tags) if t),
-        summary=safe_text(meta.summary or "") or None,
+        date=plain(meta.date or "") or None,
+        tags=tuple(t for t in (plain(t) for t in meta.tags) if t),
+        summary=plain(meta.summary or "") or None,
     )
     found = tuple(warnings) + tuple(text_warnings(post, scraped=src.fmt == "text"))
     return dataclasses.replace(post, warnings=tuple(sorted(found, key=lambda w: w.line)))
@@ -224,12 +224,6 @@ def _safe_source(text: str) -> str:
     """The source's text as every reader gets it: Unicode line and paragraph separators and NEL
     are spaces (pasted web text puts them inside headings), control characters are gone."""
     return _CONTROL.sub("", re.sub("[\u2028\u2029\u0085]", " ", text))
-
-
-def safe_text(text: str) -> str:
-    """Text made safe once, here, before anything else sees it: every kind of line break and
-    space (U+2028, U+2029, NEL, no-break) is one space, control characters are gone."""
-    return " ".join(_CONTROL.sub("", text).split())
 
 
 def _tidy_spans(spans: tuple[Span, ...]) -> tuple[Span, ...]:
@@ -256,7 +250,7 @@ def _tidy(node: Node) -> Node:
         b = dataclasses.replace(b, spans=_tidy_spans(b.spans))
     elif b.kind in ("ul", "ol"):
         b = dataclasses.replace(b, items=tuple(_tidy_spans(it) for it in b.items))
-    return dataclasses.replace(node, block=b, lead=safe_text(node.lead))
+    return dataclasses.replace(node, block=b, lead=plain(node.lead))
 
 
 # A numbered list whose every item runs this long is a list of sections, not a list in one.
@@ -289,7 +283,7 @@ def _intro_hint(nodes: list[Node]) -> str:
             break  # the list has begun: numbers from here on count other things
         if n.block.kind != "p" or words(n.text) < 4:
             continue
-        for sentence in re.split(r"(?<=[.!?:])\s+", n.text):
+        for sentence in (part for s in sentences(n.text) for part in re.split(r"(?<=:)\s+", s)):
             s = sentence.strip()
             if s.endswith(":") or re.match(r"(?i)(?:here|hier|voici|voilà|ecco|aquí|aqui)\b", s):
                 out.append(s)

@@ -22,6 +22,7 @@ from functools import cache
 from importlib import resources
 
 from ..model import Block, Reference, Section, Span
+from ..text import sentences
 from .nodes import Node
 
 # --- what a heading may look like -------------------------------------------------------------
@@ -378,7 +379,7 @@ def capitalises_nouns(nodes: Sequence[Node]) -> bool:
         t
         for n in nodes
         if n.block.kind == "p"
-        for sentence in re.split(r"(?<=[.!?])\s+", n.text)
+        for sentence in sentences(n.text)
         for t in sentence.split()[1:]
         if t[:1].isalpha()
     ]
@@ -396,7 +397,7 @@ def runin_heading(text: str, nouns_capitalised: bool) -> str:
         for k, token in enumerate(tokens[1:RUNIN_WORDS], start=1):
             if token[:1].isupper():
                 return number + " ".join(tokens[: k + 1]).rstrip(",;:")
-    first = re.split(r"(?<=[.!?])\s+", body, maxsplit=1)[0]
+    first = (sentences(body) or [body])[0]
     if words(first) <= RUNIN_SENTENCE_WORDS:
         return number + first
     return number + " ".join(tokens[:RUNIN_WORDS]) + "…"
@@ -915,7 +916,7 @@ def _trim_intro(
 
 def _drop_last_sentence(block: Block) -> Block | None:
     """The paragraph without its last sentence (a lead-in to a list that is gone)."""
-    parts = re.split(r"(?<=[.!?])\s+", block.text.strip())
+    parts = sentences(block.text)
     rest = " ".join(parts[:-1]).strip()
     return Block("p", (Span(rest),), line=block.line) if rest else None
 

@@ -18,6 +18,7 @@ from functools import cache
 import justext  # type: ignore[import-untyped]
 
 from ..model import Block, Reference, Span
+from ..text import sentences
 from .nodes import Node, PageMeta
 from .outline import (
     MARKER_WORDS,
@@ -403,7 +404,7 @@ def read_text(text: str, source: str) -> tuple[PageMeta, list[Node], list[Refere
     body_start = start if title_at is None else max(start, title_at + 1)
     if not title:
         # No headline stands out: the article's first sentence names it.
-        title = re.split(r"(?<=[.!?])\s", paras[start].text, maxsplit=1)[0][:100]
+        title = (sentences(paras[start].text) or [paras[start].text])[0][:100]
     # The reference list sits after the last paragraph of prose.
     refs, ref_at = trailing_references(paras[body_start : _ref_end(paras, end)])
     body = paras[body_start:end] if not refs else paras[body_start : body_start + ref_at]

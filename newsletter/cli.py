@@ -323,7 +323,7 @@ def _print_plan(series: Series) -> None:
         print(f"     preheader: {issue.preheader}")
 
 
-def _print_queued(queued: service.Queued, series: Series) -> None:
+def _print_queued(queued: service.Queued, series: Series, now: datetime) -> None:
     t, result = queued.timing, queued.result
     weeks = "every week" if t.every == 1 else f"every {t.every} weeks"
     print(
@@ -337,8 +337,10 @@ def _print_queued(queued: service.Queued, series: Series) -> None:
     if result.replaced or result.removed:
         removed = f", removed {len(result.removed)}" if result.removed else ""
         print(f"replaced {len(result.replaced)} issue(s) not sent yet{removed}")
-    if result.due_now:
-        print(f"{result.due_now} issue(s) already due: the next 'newsletter run' sends them")
+    if result.due_now == 1:
+        print("1 issue already due: the next 'newsletter run' sends it")
+    elif result.due_now:
+        print(f"{result.due_now} issues already due: 'newsletter run' sends them one per run")
 
 
 def _print_status(status: service.Status) -> None:
@@ -348,12 +350,18 @@ def _print_status(status: service.Status) -> None:
     if not status.rows:
         print(f"nothing scheduled in {status.outbox}")
         return
+    for s in status.series:
+        upcoming = f", next {s.next}" if s.next else ""
+        started = f"{s.started} of {s.issues} issues started"
+        cancelled = f", {s.cancelled} cancelled" if s.cancelled else ""
+        print(f"{s.slug} ('{s.title}'): {s.state}, {started}{cancelled}{upcoming}")
+    print()
     print(
         f"{'':>4} {'send time':<25} {'state':<9} {'sent':>6} {'pending':>7} {'retry':>6} "
         f"{'failed':>6}  title"
     )
     series = None
-    for r in status.rows:
+    for r in sorted(status.rows, key=lambda r: [s.slug for s in status.series].index(r.series)):
         if r.series != series:
             series = r.series
             print(f"{series}:")
@@ -519,20 +527,88 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         metavar="N",
         help="weeks between issues (default: [schedule] every, 1 when unset)",
     ),
-    opt("--replace", action="store_true", help="replace an already queued series"),
+    opt(
+        "--replace",
+        action="store_true",
+        help="replace the issues of a queued series not yet started",
+    ),
+    opt(
+        "--catch-up",
+        action="store_true",
+        help="with a past --start: send the missed issues one per run, not all at once",
+    ),
+    opt(
+        "--accept-warnings",
+        action="store_true",
+        help="queue the post even though it has warnings (a lost drop cap, link text with no link)",
+    ),
+    opt(
+        "--accept-placeholders",
+        action="store_true",
+        help="queue even though settings still hold example.com or the example postal address",
+    ),
     post="required",
 )
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """queue the series, one issue every N weeks
 
-    Render the series once and queue one issue per week in the outbox.
+    Render the series once and queue one issue per week in the outbox. Refuses placeholder
+    settings, a post with warnings and a past --start that makes several issues due at once,
+    each with the flag that overrides it.
     """
     now = _now()
     when = service.timing(settings, now, start=args.start, at=args.at, tz=args.tz, every=args.every)
     series = _load(args, settings)
-    queued = service.queue_series(series, settings, when, now=now, replace=args.replace)
+    service.check_schedule(
+        series,
+        settings,
+        when,
+        now,
+        accept_placeholders=args.accept_placeholders,
+        accept_warnings=args.accept_warnings,
+        catch_up=args.catch_up,
+    )
+    queued = service.queue_series(
+        series, settings, when, now=now, replace=args.replace, catch_up=args.catch_up
+    )
     _warn_render(series, queued.warnings)
-    _print_queued(queued, series)
+    _print_queued(queued, series, now)
+    return ExitStatus.OK
+
+
+@command(
+    opt("series", metavar="SERIES", help="the series' name, as 'newsletter status' shows it"),
+    opt("--yes", action="store_true", help="do not ask for confirmation"),
+)
+def cmd_unschedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """cancel the issues of a series not yet started
+
+    Cancel every issue of SERIES whose sending has not begun; an issue already going out is left
+    alone and named. Asks first, unless --yes.
+    """
+    now = _now()
+    mine = [st for st in service.send_plan(settings, now).issues if st.series_slug == args.series]
+    going = [st for st in mine if not st.materialized and not st.cancelled]
+    if going and not args.yes:
+        numbers = ", ".join(str(st.number) for st in going)
+        print(
+            f"cancel issue(s) {numbers} of '{args.series}' (first {going[0].local})? [y/N] ",
+            end="",
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise NewsletterError(
+                f"nothing cancelled: '{args.series}' stays queued (--yes skips the question)"
+            )
+    done = service.unschedule(settings, args.series, now)
+    if done.cancelled:
+        listed = ", ".join(map(str, done.cancelled))
+        print(f"unscheduled '{done.slug}': cancelled issue(s) {listed} in {done.outbox}")
+    else:
+        print(f"'{done.slug}' has no issue left to cancel")
+    if done.started:
+        listed = ", ".join(map(str, done.started))
+        print(f"left alone: issue(s) {listed} (sending had begun)")
     return ExitStatus.OK
 
 

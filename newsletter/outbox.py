@@ -49,7 +49,8 @@ class State(StrEnum):
 
 # Not finished: still to send, being sent, or to be retried.
 WAITING = (State.PENDING, State.SENDING, State.FAILED_TEMPORARY)
-Phase = Literal["scheduled", "due", "sending", "done"]
+Phase = Literal["scheduled", "due", "sending", "done", "cancelled"]
+SeriesState = Literal["scheduled", "sending", "started", "done", "cancelled"]
 
 ANSWER_MAX = 1000
 
@@ -119,6 +120,18 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        # Each issue keeps the zone it was queued in (a --replace of the rest never relabels
+        # one already sent); `unschedule` marks issues cancelled; a --catch-up series starts
+        # at most one missed issue per pass.
+        """
+        ALTER TABLE issues ADD COLUMN timezone TEXT;
+        UPDATE issues SET timezone = (SELECT timezone FROM series WHERE series.id = series_id);
+        ALTER TABLE issues ADD COLUMN cancelled_at TEXT;
+        ALTER TABLE series ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _STORED_ISSUE = (  # the columns of a StoredIssue, then of its Email, in field order
@@ -162,6 +175,7 @@ class SeriesPlan:
     local_time: str
     every_weeks: int
     issues: tuple[PlannedIssue, ...]
+    catch_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +231,7 @@ class IssueStatus:
     send_at: datetime
     materialized: bool
     counts: dict[str, int] = field(default_factory=dict)
+    cancelled: bool = False
 
     def count(self, state: State) -> int:
         return self.counts.get(state, 0)
@@ -232,7 +247,9 @@ class IssueStatus:
         return format_local(self.send_at, ZoneInfo(self.timezone))
 
     def phase(self, now: datetime) -> Phase:
-        """scheduled | due | sending | done: where this issue stands at `now`."""
+        """scheduled | due | sending | done | cancelled: where this issue stands at `now`."""
+        if self.cancelled:
+            return "cancelled"
         if not self.materialized:
             return "due" if self.send_at <= now else "scheduled"
         if self.waiting:
@@ -369,27 +386,43 @@ class Outbox:
         removed: list[int] = []
         with self.transaction() as c:
             row = c.execute("SELECT id FROM series WHERE slug = ?", (plan.slug,)).fetchone()
-            if row is not None and not replace:
+            live = 0
+            if row is not None:
+                live = c.execute(
+                    "SELECT COUNT(*) FROM issues WHERE series_id = ? AND cancelled_at IS NULL",
+                    (row[0],),
+                ).fetchone()[0]
+            if live and not replace:  # a series unscheduled in full may be queued again
+                assert row is not None
                 count, first = c.execute(
-                    "SELECT COUNT(*), MIN(send_at) FROM issues WHERE series_id = ?", (row[0],)
+                    "SELECT COUNT(*), MIN(send_at) FROM issues WHERE series_id = ?"
+                    " AND cancelled_at IS NULL",
+                    (row[0],),
                 ).fetchone()
                 when = f", first {parse_ts(first):%Y-%m-%d %H:%M} UTC" if first else ""
                 raise OutboxError(
                     f"{self.path}: '{plan.slug}' is already scheduled ({count} issues{when}); "
                     "add --replace to replace the issues not sent yet"
                 )
-            about = (plan.title, plan.source, plan.timezone, plan.local_time, plan.every_weeks)
+            about = (
+                plan.title,
+                plan.source,
+                plan.timezone,
+                plan.local_time,
+                plan.every_weeks,
+                int(plan.catch_up),
+            )
             if row is None:
                 series_id = c.execute(
                     "INSERT INTO series (slug, title, source, timezone, local_time, every_weeks,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " catch_up, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (plan.slug, *about, stamp, stamp),
                 ).lastrowid
             else:
                 series_id = row[0]
                 c.execute(
                     "UPDATE series SET title = ?, source = ?, timezone = ?, local_time = ?,"
-                    " every_weeks = ?, updated_at = ? WHERE id = ?",
+                    " every_weeks = ?, catch_up = ?, updated_at = ? WHERE id = ?",
                     (*about, stamp, series_id),
                 )
             existing = {
@@ -405,6 +438,7 @@ class Outbox:
                     issue.slug,
                     issue.title,
                     ts(issue.send_at),
+                    plan.timezone,
                     email.subject,
                     email.preheader,
                     email.html,
@@ -413,8 +447,9 @@ class Outbox:
                 old = existing.pop(issue.number, None)
                 if old is None:
                     c.execute(
-                        "INSERT INTO issues (series_id, number, slug, title, send_at, subject,"
-                        " preheader, html, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO issues (series_id, number, slug, title, send_at, timezone,"
+                        " subject, preheader, html, text, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (series_id, issue.number, *values, stamp),
                     )
                     added.append(issue.number)
@@ -422,8 +457,9 @@ class Outbox:
                     kept.append(issue.number)
                 else:
                     c.execute(
-                        "UPDATE issues SET slug = ?, title = ?, send_at = ?, subject = ?,"
-                        " preheader = ?, html = ?, text = ? WHERE id = ?",
+                        "UPDATE issues SET slug = ?, title = ?, send_at = ?, timezone = ?,"
+                        " subject = ?, preheader = ?, html = ?, text = ?, cancelled_at = NULL"
+                        " WHERE id = ?",
                         (*values, old[0]),
                     )
                     replaced.append(issue.number)
@@ -435,7 +471,7 @@ class Outbox:
                     removed.append(number)
             due = c.execute(
                 "SELECT COUNT(*) FROM issues WHERE series_id = ? AND materialized_at IS NULL"
-                " AND send_at <= ?",
+                " AND cancelled_at IS NULL AND send_at <= ?",
                 (series_id, stamp),
             ).fetchone()[0]
         return ScheduleResult(
@@ -450,8 +486,9 @@ class Outbox:
     def status(self) -> list[IssueStatus]:
         """Every scheduled issue, in send order, with its deliveries counted by state."""
         rows = self._conn.execute(
-            "SELECT i.id, s.slug, s.title, s.timezone, i.number, i.title, i.subject, i.send_at,"
-            " i.materialized_at FROM issues i JOIN series s ON s.id = i.series_id"
+            "SELECT i.id, s.slug, s.title, COALESCE(i.timezone, s.timezone), i.number, i.title,"
+            " i.subject, i.send_at, i.materialized_at, i.cancelled_at"
+            " FROM issues i JOIN series s ON s.id = i.series_id"
             " ORDER BY i.send_at, s.slug, i.number"
         ).fetchall()
         counts: dict[int, dict[str, int]] = {}
@@ -470,18 +507,58 @@ class Outbox:
                 send_at=parse_ts(row[7]),
                 materialized=row[8] is not None,
                 counts=counts.get(row[0], {}),
+                cancelled=row[9] is not None,
             )
             for row in rows
         ]
 
+    def unschedule(self, slug: str, *, now: datetime) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Cancel every issue of series `slug` whose sending has not begun.
+
+        Returns (cancelled, left alone because sending had begun). Issues not started have no
+        deliveries yet, so nothing else changes; a series unknown here is an error.
+        """
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM series WHERE slug = ?", (slug,)).fetchone()
+            if row is None:
+                known = [r[0] for r in c.execute("SELECT slug FROM series ORDER BY slug")]
+                listed = ", ".join(known) if known else "none"
+                raise OutboxError(
+                    f"{self.path}: no series '{slug}' in the outbox (queued: {listed}); "
+                    "'newsletter status' names them"
+                )
+            cancelled, started = [], []
+            for issue_id, number, materialized, gone in c.execute(
+                "SELECT id, number, materialized_at, cancelled_at FROM issues"
+                " WHERE series_id = ? ORDER BY number",
+                (row[0],),
+            ).fetchall():
+                if materialized is not None:
+                    started.append(number)
+                elif gone is None:
+                    c.execute(
+                        "UPDATE issues SET cancelled_at = ? WHERE id = ?", (ts(now), issue_id)
+                    )
+                    cancelled.append(number)
+        return tuple(cancelled), tuple(started)
+
     def due_issues(self, now: datetime) -> list[StoredIssue]:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
         rows = self._conn.execute(
-            _STORED_ISSUE
-            + " WHERE i.materialized_at IS NULL AND i.send_at <= ? ORDER BY i.send_at, i.id",
+            _STORED_ISSUE.replace(" FROM", ", s.catch_up FROM", 1)
+            + " WHERE i.materialized_at IS NULL AND i.cancelled_at IS NULL AND i.send_at <= ?"
+            " ORDER BY i.send_at, i.id",
             (ts(now),),
         ).fetchall()
-        return [StoredIssue.from_row(row) for row in rows]
+        found, caught_up = [], set()
+        for *row, catch_up in rows:
+            issue = StoredIssue.from_row(row)
+            if catch_up:  # --catch-up: the missed issues go one per pass, oldest first
+                if issue.series_slug in caught_up:
+                    continue
+                caught_up.add(issue.series_slug)
+            found.append(issue)
+        return found
 
     def stored_issue(self, issue_id: int) -> StoredIssue:
         row = self._conn.execute(_STORED_ISSUE + " WHERE i.id = ?", (issue_id,)).fetchone()
@@ -692,7 +769,7 @@ class Outbox:
     def next_send_at(self) -> datetime | None:
         """When the next not-yet-due issue goes out, for the loop's 'next issue' line."""
         row = self._conn.execute(
-            "SELECT MIN(send_at) FROM issues WHERE materialized_at IS NULL"
+            "SELECT MIN(send_at) FROM issues WHERE materialized_at IS NULL AND cancelled_at IS NULL"
         ).fetchone()
         return parse_ts(row[0]) if row[0] else None
 

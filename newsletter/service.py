@@ -19,9 +19,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .config import Settings, parse_date, parse_every, parse_time, parse_zone
-from .errors import DeliveryError, NewsletterError, SubscriberError, UsageError
-from .links import is_placeholder
+from .config import NewsletterSettings, Settings, parse_date, parse_every, parse_time, parse_zone
+from .errors import (
+    ConfigError,
+    DeliveryError,
+    NewsletterError,
+    PostError,
+    SubscriberError,
+    UsageError,
+)
+from .links import is_placeholder, unsubscribe_base_url
 from .model import Issue, Post, Series
 from .outbox import (
     IssueStatus,
@@ -29,6 +36,7 @@ from .outbox import (
     PlannedIssue,
     ScheduleResult,
     SeriesPlan,
+    SeriesState,
     State,
     outbox_path,
 )
@@ -219,12 +227,88 @@ class Queued:
     warnings: tuple[str, ...]  # from rendering (an email close to Gmail's clipping size)
 
 
+def placeholders(series: Series, settings: Settings) -> list[str]:
+    """The settings that still hold the examples' values, each as `[section] key = value`: mail
+    from example.com, links to a placeholder site, the example postal address."""
+    n = settings.newsletter
+    found = []
+    for key, value in (("from", n.from_addr), ("reply_to", n.reply_to)):
+        address = parseaddr(value)[1]
+        if address and is_placeholder("mailto://" + address.rpartition("@")[2]):
+            found.append(f"{key} = {address}")
+    if not series.post.url and is_placeholder(n.site_url):
+        found.append(f"site_url = {n.site_url}")
+    unsubscribe = unsubscribe_base_url(settings)
+    if is_placeholder(unsubscribe):
+        found.append(f"the unsubscribe link {unsubscribe} (set site_url or unsubscribe_url)")
+    mailto = parseaddr(n.unsubscribe_mailto.removeprefix("mailto:"))[1]
+    if mailto and is_placeholder("mailto://" + mailto.rpartition("@")[2].split("?")[0]):
+        found.append(f"unsubscribe_mailto = {mailto}")
+    if n.postal_address.strip() == NewsletterSettings.postal_address:
+        found.append(f"postal_address = {n.postal_address!r}")
+    return found
+
+
+def due_at_once(issues: tuple[IssueStatus, ...], now: datetime) -> int:
+    """How many of `issues` the next run would start together."""
+    return sum(1 for st in issues if st.send_at <= now)
+
+
+def check_schedule(
+    series: Series,
+    settings: Settings,
+    when: Timing,
+    now: datetime,
+    *,
+    accept_placeholders: bool = False,
+    accept_warnings: bool = False,
+    catch_up: bool = False,
+) -> None:
+    """Refuse, in one line that says why and which flag overrides it, to queue a series that
+    would surprise its writer: placeholder settings, known damage in the post, or a start date
+    that makes several issues due at once."""
+    found = [] if accept_placeholders else placeholders(series, settings)
+    if found:
+        where = settings.source if settings.from_file else "no newsletter.toml"
+        raise ConfigError(
+            f"{where}: not scheduling: [newsletter] still holds placeholders: {'; '.join(found)}. "
+            "Set them in newsletter.toml (see newsletter.example.toml), or say "
+            "--accept-placeholders to queue anyway"
+        )
+    warned = series.post.warnings
+    if warned and not accept_warnings:
+        listed = "; ".join(f"line {w.line}: {w.message}" for w in warned)
+        raise PostError(
+            f"{series.post.source}: not scheduling: {len(warned)} unresolved warning(s): {listed}. "
+            "Fix the post (or 'newsletter import' it and edit the Markdown), or say "
+            "--accept-warnings to queue it as it is"
+        )
+    due = due_at_once(planned(series, when), now)
+    if due > 1 and not catch_up:
+        slot = timing(settings, now, at=when.at.strftime("%H:%M"), tz=when.zone.key)
+        raise UsageError(
+            f"--start {when.start.isoformat()} is in the past: {due} issues would be due at once "
+            f"and the next run would send them together. Leave out --start to begin at the next "
+            f"slot ({slot.start:%a %Y-%m-%d}), give a later date, or say --catch-up to send the "
+            "missed issues one per run"
+        )
+
+
 def queue_series(
-    series: Series, settings: Settings, when: Timing, *, now: datetime, replace: bool = False
+    series: Series,
+    settings: Settings,
+    when: Timing,
+    *,
+    now: datetime,
+    replace: bool = False,
+    catch_up: bool = False,
 ) -> Queued:
     """Render every issue once and queue the series in the outbox at the times `when` gives.
 
-    With `replace`, a series already queued has its issues not yet started replaced.
+    With `replace`, a series already queued has its issues not yet started replaced; an issue
+    that has started keeps its time, zone and text. With `catch_up`, issues already due are
+    started one per run, oldest first. `issues` are the series' issues as the outbox now holds
+    them.
     """
     from .render import render_series
 
@@ -237,6 +321,7 @@ def queue_series(
         timezone=when.zone.key,
         local_time=when.at.strftime("%H:%M"),
         every_weeks=when.every,
+        catch_up=catch_up,
         issues=tuple(
             PlannedIssue(
                 number=i.number, slug=issue.slug, title=i.title, send_at=i.send_at, email=email
@@ -247,8 +332,27 @@ def queue_series(
     path = outbox_path(settings)
     with Outbox.open(path) as outbox:
         result = outbox.schedule(plan, replace=replace, now=now)
+        stored = tuple(st for st in outbox.status() if st.series_slug == series.slug)
     found = tuple(w for email in emails for w in email.warnings)
-    return Queued(path, when, issues, result, found)
+    return Queued(path, when, tuple(sorted(stored, key=lambda st: st.number)), result, found)
+
+
+@dataclass(frozen=True)
+class Unscheduled:
+    """What `unschedule` did: issues cancelled, and issues left alone because they had begun."""
+
+    outbox: Path
+    slug: str
+    cancelled: tuple[int, ...]
+    started: tuple[int, ...]
+
+
+def unschedule(settings: Settings, slug: str, now: datetime) -> Unscheduled:
+    """Cancel the issues of series `slug` not yet started; those that have begun go on."""
+    path = outbox_path(settings)
+    with Outbox.open(path, create=False) as outbox:
+        cancelled, started = outbox.unschedule(slug, now=now)
+    return Unscheduled(path, slug, cancelled, started)
 
 
 # --- where things stand --------------------------------------------------------------------
@@ -273,18 +377,70 @@ class StatusRow:
 
 
 @dataclass(frozen=True)
+class SeriesRow:
+    """One series as `status --json` shows it under "series"."""
+
+    slug: str
+    title: str
+    state: SeriesState
+    issues: int
+    started: int  # issues whose sending has begun
+    cancelled: int
+    next: str | None  # the next issue's local send time, when one is still to start
+
+
+@dataclass(frozen=True)
 class Status:
     outbox: Path
     exists: bool
     rows: tuple[StatusRow, ...]
+    series: tuple[SeriesRow, ...] = ()
 
     def json(self) -> dict[str, Any]:
         """The stable shape of `newsletter status --json`."""
-        return {"outbox": str(self.outbox), "issues": [dataclasses.asdict(r) for r in self.rows]}
+        return {
+            "outbox": str(self.outbox),
+            "series": [dataclasses.asdict(r) for r in self.series],
+            "issues": [dataclasses.asdict(r) for r in self.rows],
+        }
+
+
+def series_state(issues: tuple[IssueStatus, ...], now: datetime) -> SeriesState:
+    """scheduled (nothing started), sending (an issue is due or going out), started (some sent,
+    more to come), done (every issue sent), cancelled (unscheduled: the rest will not go)."""
+    phases = [st.phase(now) for st in issues]
+    if any(p in ("due", "sending") for p in phases):
+        return "sending"
+    if "cancelled" in phases:
+        return "cancelled"
+    if all(p == "done" for p in phases):
+        return "done"
+    return "started" if "done" in phases else "scheduled"
+
+
+def _series_rows(issues: tuple[IssueStatus, ...], now: datetime) -> tuple[SeriesRow, ...]:
+    slugs = list(dict.fromkeys(st.series_slug for st in issues))
+    rows = []
+    for slug in slugs:
+        mine = tuple(st for st in issues if st.series_slug == slug)
+        later = [st for st in mine if not st.materialized and not st.cancelled]
+        rows.append(
+            SeriesRow(
+                slug=slug,
+                title=mine[0].series_title,
+                state=series_state(mine, now),
+                issues=len(mine),
+                started=sum(1 for st in mine if st.materialized),
+                cancelled=sum(1 for st in mine if st.cancelled),
+                next=later[0].local if later else None,
+            )
+        )
+    return tuple(rows)
 
 
 def status(settings: Settings, now: datetime) -> Status:
-    """Every queued issue at `now`: its phase and its deliveries counted by state."""
+    """Every queued issue at `now`: its phase and its deliveries counted by state, and each
+    series with its state."""
     plan = send_plan(settings, now)
     rows = tuple(
         StatusRow(
@@ -303,7 +459,7 @@ def status(settings: Settings, now: datetime) -> Status:
         )
         for st in plan.issues
     )
-    return Status(plan.outbox, plan.exists, rows)
+    return Status(plan.outbox, plan.exists, rows, _series_rows(plan.issues, now))
 
 
 def next_up(settings: Settings, now: datetime) -> str:
@@ -311,7 +467,7 @@ def next_up(settings: Settings, now: datetime) -> str:
     queued = send_plan(settings, now).issues
     if not queued:
         return "nothing scheduled yet: queue a series with 'newsletter schedule POST'"
-    later = [st for st in queued if not st.materialized and st.send_at > now]
+    later = [st for st in queued if not st.materialized and not st.cancelled and st.send_at > now]
     if not later:
         return "nothing left to send: every scheduled issue has started"
     st = later[0]

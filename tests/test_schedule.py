@@ -15,7 +15,7 @@ from newsletter.outbox import IssueStatus, Outbox
 from newsletter.schedule_plan import format_local, plan_send_times
 from tests.helpers import SAMPLE
 from tests.smtpd import SmtpTestServer
-from tests.workspace import BEFORE, ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
+from tests.workspace import ACCEPT, BEFORE, ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -142,15 +142,15 @@ def test_schedule_refuses_a_second_time_and_replace_keeps_what_was_sent(
     ws = Workspace(tmp_path, smtp_server)
     ws.subscribers(2)
     ws.schedule()
-    code, _, err = ws.cli("schedule", SAMPLE, "--start", "2025-04-07", now=BEFORE)
+    code, _, err = ws.cli("schedule", SAMPLE, *ACCEPT, "--start", "2025-04-07", now=BEFORE)
     line = one_line_error(code, err.splitlines()[-1] + "\n")
     assert "already scheduled (5 issues, first 2025-03-03 14:00 UTC)" in line
     assert "--replace" in line
     code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
     assert code == 0, err
     code, out, err = ws.cli(
-        "schedule", SAMPLE, "--start", "2025-04-07", "--at", "07:30", "--tz", "Europe/London",
-        "--replace", now=iso(ISSUE_1),
+        "schedule", SAMPLE, *ACCEPT, "--start", "2025-04-07", "--at", "07:30",
+        "--tz", "Europe/London", "--replace", now=iso(ISSUE_1),
     )  # fmt: skip
     assert code == 0, err
     assert "sending had begun: kept as it was" in out
@@ -167,16 +167,16 @@ def test_schedule_refuses_a_second_time_and_replace_keeps_what_was_sent(
     assert len(smtp_server.messages) == 2
 
 
-def test_a_start_in_the_past_says_how_many_are_due(tmp_path: Path) -> None:
+def test_a_start_in_the_past_with_catch_up_says_how_many_are_due(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, None)
     code, out, err = ws.cli(
-        "schedule", SAMPLE, "--start", "2025-03-03", "--every", "2", "--tz", "America/New_York",
-        now="2025-03-20T00:00:00+00:00",
+        "schedule", SAMPLE, *ACCEPT, "--start", "2025-03-03", "--every", "2",
+        "--tz", "America/New_York", "--catch-up", now="2025-03-20T00:00:00+00:00",
     )  # fmt: skip
     assert code == 0, err
     assert "every 2 weeks at 09:00 America/New_York" in out
     assert "Mon 2025-03-17 09:00 EDT  (2025-03-17 13:00 UTC)" in out
-    assert "2 issue(s) already due: the next 'newsletter run' sends them" in out
+    assert "2 issues already due: 'newsletter run' sends them one per run" in out
 
 
 def test_without_start_the_series_begins_on_the_next_weekday_of_the_settings(
@@ -184,11 +184,11 @@ def test_without_start_the_series_begins_on_the_next_weekday_of_the_settings(
 ) -> None:
     """Workspace says Mondays at 09:00 New York; Monday 2025-03-03 at 10:00 there is too late."""
     ws = Workspace(tmp_path, None)
-    code, out, err = ws.cli("schedule", SAMPLE, now="2025-03-03T15:00:00+00:00")
+    code, out, err = ws.cli("schedule", SAMPLE, *ACCEPT, now="2025-03-03T15:00:00+00:00")
     assert code == 0, err
     assert "   1. Mon 2025-03-10 09:00 EDT  (2025-03-10 13:00 UTC)" in out
     code, out, err = ws.cli(
-        "schedule", SAMPLE, "--replace", now="2025-03-05T15:00:00+00:00"
+        "schedule", SAMPLE, *ACCEPT, "--replace", now="2025-03-05T15:00:00+00:00"
     )  # a Wednesday: the coming Monday
     assert code == 0, err
     assert "   1. Mon 2025-03-10 09:00 EDT" in out
@@ -207,7 +207,7 @@ def test_schedule_input_errors_are_one_line(
     tmp_path: Path, args: tuple[str, ...], expected: str
 ) -> None:
     ws = Workspace(tmp_path, None)
-    code, _, err = ws.cli("schedule", SAMPLE, *args, now=BEFORE)
+    code, _, err = ws.cli("schedule", SAMPLE, *ACCEPT, *args, now=BEFORE)
     assert expected in one_line_error(code, err, status=2)
     assert not ws.outbox.exists() or ws.counts() == {}
 

@@ -31,6 +31,14 @@ from tests.smtpd import SmtpTestServer
 ISSUE_1 = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)  # Mon 09:00 EST
 ISSUE_2 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)  # Mon 09:00 EDT (clocks changed Mar 9)
 BEFORE = "2025-03-01T12:00:00+00:00"
+# The workspace's settings are the examples' own and the sample post has warnings: rehearsals.
+ACCEPT = ("--accept-placeholders", "--accept-warnings")
+REAL_NAMES = {  # a writer's own details, for the tests of what `schedule` refuses
+    "from": "Chelsa Connolly <chelsa@bodyandmind.test>",
+    "reply_to": "chelsa@bodyandmind.test",
+    "site_url": "https://bodyandmind.test",
+    "postal_address": "3 Harbour Lane, Portsmouth",
+}
 
 
 def iso(moment: datetime) -> str:
@@ -68,6 +76,17 @@ class Workspace:
         self.outbox = root / "outbox.sqlite3"
         self.csv = root / "subscribers.csv"
         self.write_config(server, **smtp)
+
+    def use_real_names(self) -> None:
+        """Replace the example sender, site and postal address with a writer's own."""
+        lines = [
+            line
+            for line in self.config.read_text(encoding="utf-8").splitlines()
+            if line.split(" = ")[0] not in REAL_NAMES
+        ]
+        at = lines.index("[newsletter]") + 1
+        lines[at:at] = [f"{k} = {_toml(v)}" for k, v in REAL_NAMES.items()]
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def write_config(self, server: SmtpTestServer | None, **smtp: Any) -> None:
         values: dict[str, Any] = {

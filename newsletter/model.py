@@ -29,7 +29,8 @@ class Block:
     """One block of body content.
 
     kind is "p" (paragraph), "quote", "h" (a sub-heading inside a section), "ul"/"ol" (lists:
-    `items` holds one tuple of spans per item) or "code" (`code` holds the literal text).
+    `items` holds one tuple of spans per item), "code" (`code` holds the literal text) or "img"
+    (a picture: `src`, its alt text as the spans, `width`/`height`/`caption` when known).
     """
 
     kind: BlockKind
@@ -37,7 +38,10 @@ class Block:
     items: tuple[tuple[Span, ...], ...] = ()
     code: str = ""
     line: int = 0
-    src: str = ""  # kind "img": the picture's absolute URL (its alt text is the spans)
+    src: str = ""  # kind "img": the picture's URL as the source gives it (alt text: the spans)
+    width: int = 0  # kind "img": its size in CSS pixels, when the source says (0: unknown)
+    height: int = 0
+    caption: tuple[Span, ...] = ()  # kind "img": a figure's caption, kept with its picture
 
     @property
     def text(self) -> str:

@@ -54,6 +54,11 @@ def blocks_plain(blocks: tuple[Block, ...], width: int = TEXT_WIDTH) -> str:
             parts.append("\n".join("    " + line for line in b.code.rstrip("\n").splitlines()))
         elif b.kind == "quote":
             parts.append(wrap(spans_plain(b.spans), width, "> ", "> "))
+        elif b.kind == "img":
+            alt = " ".join(spans_plain(b.spans).split())
+            parts.append(wrap(f"[Image: {alt}]" if alt else "[Image]", width))
+            if b.caption:
+                parts[-1] += "\n" + wrap(spans_plain(b.caption), width)
         elif b.kind == "h":
             title = " ".join(spans_plain(b.spans).split())
             parts.append(wrap(title, width) + "\n" + "-" * min(len(title), width))

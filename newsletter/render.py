@@ -31,6 +31,7 @@ from .model import Block, Email, Issue, Reference, Series, Span
 from .palette import palettes
 from .personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN, SubscriberFields, personalize
 from .plaintext import text_parts, tidy_text, underline, wrap
+from .series import first_image
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
@@ -43,6 +44,8 @@ STYLE_LIMIT = 16 * 1024  # Gmail drops <style> blocks larger than this
 
 # Hidden filler after the preheader, so inbox previews do not run on into the body text.
 PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+
+IMAGE_MAX = 520  # px: the 600 px column less its 40 px margins; no picture is wider
 
 # MJML already writes the HTML attributes Outlook sizes things by; premailer would otherwise copy
 # CSS back into them (every <img width="120"> becomes width="100%").
@@ -280,6 +283,8 @@ class _Renderer:
         self.brand = _brand(settings)
         self.campaign = settings.newsletter.utm_campaign or series.slug
         self.base = canonical_url(series, settings)
+        image = first_image(series)
+        self.first_image = self._blocks((image,), {})[0] if image else None
 
     def link(self, href: str | None) -> str | None:
         url = safe_href(href, self.base)
@@ -293,10 +298,13 @@ class _Renderer:
 
     def _blocks(self, blocks: tuple[Block, ...], mapping: dict[str, int]) -> tuple[Block, ...]:
         return tuple(
-            replace(
-                b,
-                spans=self._spans(b.spans, mapping),
-                items=tuple(self._spans(item, mapping) for item in b.items),
+            _fit_image(
+                replace(
+                    b,
+                    spans=self._spans(b.spans, mapping),
+                    items=tuple(self._spans(item, mapping) for item in b.items),
+                    caption=self._spans(b.caption, mapping),
+                )
             )
             for b in blocks
         )
@@ -328,6 +336,7 @@ class _Renderer:
                 "total": len(self.series.issues),
             },
             "issue": shown,
+            "first_image": self.first_image,
             "next_label": "Next week" if every == 1 else f"In {every} weeks",
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
             "subscriber_name": NAME_TOKEN,
@@ -349,6 +358,14 @@ class _Renderer:
             mjml=source,
         )
         return replace(email, warnings=_check_size(email, where, issue))
+
+
+def _fit_image(b: Block) -> Block:
+    """A picture wider than the column, scaled down to it (Outlook sizes by the attributes)."""
+    if b.kind != "img" or b.width <= IMAGE_MAX:
+        return b
+    height = round(b.height * IMAGE_MAX / b.width) if b.height else 0
+    return replace(b, width=IMAGE_MAX, height=height)
 
 
 def _brand(settings: Settings) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from .citations import cited_markers, strip_citations
 from .errors import PostError
-from .model import Block, Issue, Post, Series, blocks_text
+from .model import Block, Issue, Post, Series, TextWarning, blocks_text
 from .text import leans_back, sentences
 
 SUBJECT_MAX = 70
@@ -74,6 +76,77 @@ def _short_series_name(title: str) -> str:
     return name if len(name) <= 40 else ""
 
 
+def _image_src(src: str, base: str) -> str | None:
+    """The picture's absolute http(s) address: as given, or resolved against the post's own
+    URL; None when it is relative and there is no base, or not a web address at all."""
+    src = src.strip()
+    scheme = urlsplit(src).scheme.lower()
+    if not scheme and base:
+        src = urljoin(base, src)
+        scheme = urlsplit(src).scheme.lower()
+    return src if scheme in ("http", "https") and urlsplit(src).hostname else None
+
+
+def _images(blocks: tuple[Block, ...], post: Post, warn: list[TextWarning]) -> tuple[Block, ...]:
+    """Every picture with an absolute address; the ones the email cannot show are left out,
+    each with a warning, and so is a picture without alt text kept with one."""
+    base = post.url if post.url and urlsplit(post.url).scheme in ("http", "https") else ""
+    kept: list[Block] = []
+    for b in blocks:
+        if b.kind != "img":
+            kept.append(b)
+            continue
+        src = _image_src(b.src, base)
+        if src is None:
+            why = (
+                "has a relative address and the post has no URL of its own: left out (give "
+                "the post's address with --url or front matter url)"
+                if not urlsplit(b.src).scheme and not b.src.startswith("//")
+                else "is not an http(s) address: left out"
+            )
+            warn.append(TextWarning(post.source, b.line, f"image {b.src[:80]!r} {why}"))
+            continue
+        if not b.text.strip():
+            warn.append(
+                TextWarning(
+                    post.source,
+                    b.line,
+                    f"image {b.src[:80]!r} has no alt text: readers with images off or a "
+                    "screen reader get nothing; describe it (![what it shows](…) in Markdown, "
+                    'alt="…" in HTML)',
+                )
+            )
+        kept.append(dataclasses.replace(b, src=src))
+    return tuple(kept)
+
+
+def resolve_images(post: Post) -> Post:
+    """The post with its pictures made absolute against `post.url` (the render stage's job,
+    not the readers': `--url` is only known here), and a warning for each one left out."""
+    warn: list[TextWarning] = []
+    intro = _images(post.intro, post, warn)
+    sections = tuple(
+        dataclasses.replace(s, blocks=_images(s.blocks, post, warn)) for s in post.sections
+    )
+    conclusion = _images(post.conclusion, post, warn)
+    return dataclasses.replace(
+        post,
+        intro=intro,
+        sections=sections,
+        conclusion=conclusion,
+        warnings=post.warnings + tuple(warn),
+    )
+
+
+def first_image(series: Series) -> Block | None:
+    """The post's first picture (intro first), for a template that shows one at the top."""
+    post = series.post
+    for block in (*post.intro, *(b for s in post.sections for b in s.blocks), *post.conclusion):
+        if block.kind == "img":
+            return block
+    return None
+
+
 def split_post(post: Post) -> Series:
     """One issue per section; issue 1 carries the intro, the last the conclusion."""
     if not post.sections:
@@ -81,6 +154,7 @@ def split_post(post: Post) -> Series:
             f"found no section headings in {post.source}: add '## ' headings or a list of "
             "items in the intro"
         )
+    post = resolve_images(post)
     refs = {r.marker: r for r in post.references}
     total = len(post.sections)
     name = _short_series_name(post.title)

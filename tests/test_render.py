@@ -807,3 +807,105 @@ def test_build_prints_the_size_warning_and_still_writes_the_files(
     assert err[0].startswith(f"{post}: warning: issue 1 (long): the HTML is ")
     assert err[0].endswith("close to Gmail's 102 KB clipping limit")
     assert (tmp_path / "out" / "long" / "01-long" / "email.html").is_file()
+
+
+# --- pictures --------------------------------------------------------------------------------
+
+PICTURES = ROOT / "tests" / "emails" / "pictures.md"
+
+
+def picture_post(*blocks: Block, url: str | None = "https://blog.example/posts/trees/") -> Post:
+    return Post(
+        title="Trees",
+        source="trees.md",
+        url=url,
+        sections=(
+            Section("One", (paragraph("The first tree of the garden is a rowan."), *blocks)),
+            Section("Two", (paragraph("The second tree of the garden is a crab apple."),)),
+        ),
+    )
+
+
+def img(src: str, alt: str = "A tree", line: int = 7, **more: Any) -> Block:
+    return Block("img", (Span(alt),) if alt else (), src=src, line=line, **more)
+
+
+def test_pictures_reach_the_email_with_their_alt_text_and_absolute_addresses() -> None:
+    series = split_post(read_post(str(PICTURES)))
+    emails = render_series(series, settings())
+    shown = [[(i.get("src"), i.get("alt")) for i in parse(e.html).iter("img")] for e in emails]
+    assert shown == [
+        [
+            (
+                "https://garden.example/blog/three-trees/images/rowan.jpg",
+                "A rowan tree heavy with red berries",
+            )
+        ],
+        [("https://cdn.garden.example/crab-apple.jpg", "Crab apple blossom, pink and white")],
+        [("https://garden.example/media/field-maple.jpg", "")],
+    ]
+    assert "[Image: A rowan tree heavy with red berries]" in emails[0].text
+    assert "[Image]" in emails[2].text
+    [warning] = [str(w) for w in series.post.warnings]
+    assert warning.startswith(f"{PICTURES}:26: warning: image '/media/field-maple.jpg'")
+    assert "no alt text" in warning
+
+
+def test_a_relative_picture_without_a_base_is_left_out_with_a_warning() -> None:
+    series = split_post(
+        picture_post(img("images/rowan.jpg"), img("data:image/gif;base64,R0"), url=None)
+    )
+    assert [b.kind for b in series.issues[0].blocks] == ["p"]
+    warnings = [str(w) for w in series.post.warnings]
+    assert warnings == [
+        "trees.md:7: warning: image 'images/rowan.jpg' has a relative address and the post has "
+        "no URL of its own: left out (give the post's address with --url or front matter url)",
+        "trees.md:7: warning: image 'data:image/gif;base64,R0' is not an http(s) address: left out",
+    ]
+    email = render_issue(series, series.issues[0], settings())
+    assert list(parse(email.html).iter("img")) == []
+    assert "[Image" not in email.text
+
+
+def test_a_picture_keeps_its_size_within_the_column_and_its_caption() -> None:
+    caption = (Span("Rowan in "), Span("October", em=True), Span(" <3"))
+    series = split_post(
+        picture_post(
+            img("https://cdn.example/big.jpg", width=1600, height=1200, caption=caption),
+            img("//cdn.example/small.png", "A small icon", width=64, height=48),
+        )
+    )
+    email = render_issue(series, series.issues[0], settings())
+    big, small = parse(email.html).iter("img")
+    assert (big.get("width"), big.get("height")) == ("520", "390")
+    assert "max-width:100%" in big.get("style").replace(" ", "")
+    assert (small.get("src"), small.get("width"), small.get("height")) == (
+        "https://cdn.example/small.png",
+        "64",
+        "48",
+    )
+    [shown] = parse(email.html).find_class("nl-caption")
+    assert shown.text_content() == "Rowan in October <3"
+    assert shown.getprevious().find("img").get("src") == big.get("src")  # right below it
+    assert "<em>October</em> &lt;3" in email.html
+    assert "[Image: A tree]\nRowan in October <3" in email.text
+
+
+def test_a_template_can_place_the_first_picture_at_the_top(tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "email.mjml.j2").write_text(
+        '{% extends "builtin/email.mjml.j2" %}\n'
+        '{% import "blocks.html.j2" as content %}\n'
+        "{% block lead_image %}{% if first_image %}\n"
+        '<mj-text css-class="nl-text nl-lead" padding="0 40px 24px">'
+        "{{ content.image(first_image) }}</mj-text>\n"
+        "{% endif %}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    series = split_post(read_post(str(PICTURES)))
+    emails = render_series(series, settings(), folder)
+    for email in emails:
+        [lead] = parse(email.html).find_class("nl-lead")
+        [top] = lead.iter("img")
+        assert top.get("src") == "https://garden.example/blog/three-trees/images/rowan.jpg"

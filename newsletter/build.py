@@ -56,14 +56,13 @@ def _write_emails(
     messages (the local time when not given: this is the edge that may read the clock).
     """
     from .links import unsubscribe_base_url
-    from .message import build_message
+    from .message import eml_bytes, outgoing
     from .personalize import personalize
     from .render import render_series
 
     date = now or localtime()
     unsubscribe = unsubscribe_base_url(settings)
     sample_url = unsubscribe + ("&" if "?" in unsubscribe else "?") + "token=SAMPLE"
-    mailto = settings.newsletter.unsubscribe_mailto or None
     warnings: list[str] = []
     for issue, email in zip(series.issues, render_series(series, settings), strict=True):
         folder = issue_dir(root, issue)
@@ -72,16 +71,15 @@ def _write_emails(
         (folder / "email.mjml").write_text(email.mjml, encoding="utf-8")
         (folder / "email.html").write_text(html, encoding="utf-8")
         (folder / "email.txt").write_text(text, encoding="utf-8")
-        msg = build_message(
+        msg = outgoing(
             email,
             settings,
             to_addr=SAMPLE_TO[1],
             to_name=SAMPLE_TO[0],
             unsubscribe_url=sample_url,
-            unsubscribe_mailto=mailto,
             date=date,
         )
-        (folder / "message.eml").write_bytes(bytes(msg))
+        (folder / "message.eml").write_bytes(eml_bytes(msg))
         warnings.extend(email.warnings)
     return warnings
 

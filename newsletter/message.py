@@ -161,3 +161,39 @@ def build_message(
     for part in msg.iter_parts():
         del part["MIME-Version"]  # add_alternative copies it into the part; it belongs on top
     return msg
+
+
+def outgoing(
+    email: Email,
+    settings: Settings,
+    *,
+    to_addr: str,
+    to_name: str | None,
+    unsubscribe_url: str,
+    message_id: str | None = None,
+    date: datetime | None = None,
+    fields: Iterable[tuple[str, str]] = (),
+) -> EmailMessage:
+    """The message exactly as `run` sends it to one reader: the one path for every message, so
+    `build`'s message.eml, `run --dry-run`'s files and `send-test` cannot drift from a real send
+    (the mailto: entry of List-Unsubscribe included)."""
+    from .unsubscribe import unsubscribe_mailto
+
+    return build_message(
+        email,
+        settings,
+        to_addr=to_addr,
+        to_name=to_name,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=unsubscribe_mailto(settings),
+        message_id=message_id,
+        date=date,
+        fields=fields,
+    )
+
+
+def eml_bytes(msg: EmailMessage) -> bytes:
+    """The bytes an .eml file holds: those the mailer puts on the wire (CRLF, 8bit), unsigned."""
+    from .mailer import flatten
+
+    return flatten(msg)

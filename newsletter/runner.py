@@ -47,7 +47,7 @@ from .errors import (
     TemplateError,
 )
 from .mailer import RateLimiter, SendResult, SmtpConnection
-from .message import build_message
+from .message import eml_bytes, outgoing
 from .model import Email, TextWarning
 from .outbox import (
     Delivery,
@@ -57,7 +57,7 @@ from .outbox import (
     outbox_path,
 )
 from .subscribers import Subscriber, read_subscribers, subscribers_path
-from .unsubscribe import load_secret, unsubscribe_mailto, unsubscribe_url
+from .unsubscribe import load_secret, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -385,7 +385,6 @@ def _work(
     shared: _Shared,
 ) -> None:
     envelope_from = parseaddr(settings.newsletter.from_addr)[1]
-    mailto = unsubscribe_mailto(settings)
     issues: dict[int, StoredIssue] = {}
     with Outbox.open(outbox_path(settings)) as outbox:
         while not any(s.is_set() for s in stops):
@@ -398,7 +397,7 @@ def _work(
                 issues[delivery.issue_id] = outbox.stored_issue(delivery.issue_id)
             stored = issues[delivery.issue_id]
             try:
-                msg = _build(settings, stored.email, delivery, secret, mailto, clock())
+                msg = _build(settings, stored.email, delivery, secret, clock())
             except (RecipientError, TemplateError) as e:
                 result = SendResult("permanent", None, f"cannot build the message: {e}")
             else:
@@ -435,16 +434,14 @@ def _build(
     email: Email,
     delivery: Delivery,
     secret: bytes,
-    mailto: str,
     date: datetime,
 ) -> EmailMessage:
-    return build_message(
+    return outgoing(
         email,
         settings,
         to_addr=delivery.email,
         to_name=delivery.name,
         unsubscribe_url=unsubscribe_url(settings, delivery.email, secret),
-        unsubscribe_mailto=mailto,
         message_id=delivery.message_id,
         date=date,
         fields=delivery.fields,
@@ -479,7 +476,6 @@ def dry_run(
     """
     stamp = clock or (lambda: now)
     warnings = _Warnings()
-    mailto = unsubscribe_mailto(settings)
     written = 0
     with Outbox.open(outbox_path(settings), create=False) as outbox:
         secret = load_secret(outbox, os.environ if environ is None else environ)
@@ -491,13 +487,13 @@ def dry_run(
             if issue_id not in issues:
                 issues[issue_id] = outbox.stored_issue(issue_id)
             stored = issues[issue_id]
-            msg = _build(settings, stored.email, delivery, secret, mailto, stamp())
+            msg = _build(settings, stored.email, delivery, secret, stamp())
             folder = out / stored.series_slug / f"{stored.number:02d}-{stored.slug}"
             folder.mkdir(parents=True, exist_ok=True)
             written += 1
             per_folder[folder] = per_folder.get(folder, 0) + 1
             name = re.sub(r"[^A-Za-z0-9@._-]+", "_", delivery.email)[:80]
-            (folder / f"{per_folder[folder]:06d}-{name}.eml").write_bytes(msg.as_bytes())
+            (folder / f"{per_folder[folder]:06d}-{name}.eml").write_bytes(eml_bytes(msg))
 
         for delivery in outbox.waiting(now):
             write(delivery.issue_id, delivery)

@@ -561,21 +561,20 @@ def send_test(
 ) -> TestSent:
     """Send issue `number` to `to` now, outside the outbox: to see it in a real inbox."""
     from .mailer import SmtpConnection
-    from .message import build_message
+    from .message import outgoing
     from .render import render_issue
-    from .unsubscribe import unsubscribe_mailto, unsubscribe_url
+    from .unsubscribe import unsubscribe_url
 
     name, address, from_addr = check_send_test(settings, to)
     chosen = issue(series, number)
     rendered = render_issue(series, chosen, settings)
     secret = signing_secret(settings, environ)
-    msg = build_message(
+    msg = outgoing(
         rendered,
         settings,
         to_addr=address,
         to_name=name,
         unsubscribe_url=unsubscribe_url(settings, address, secret),
-        unsubscribe_mailto=unsubscribe_mailto(settings),
         date=now,
     )
     s = settings.smtp

@@ -112,7 +112,10 @@ def test_built_message_eml_parses_clean(built: Path, number: int) -> None:
     data = path.read_bytes()
     msg = check_clean(data)
     assert msg["To"] == "Reader <reader@example.com>"
-    assert msg["List-Unsubscribe"] == "<https://example.com/unsubscribe?token=SAMPLE>"
+    assert msg["List-Unsubscribe"] == (  # as a real send has it: the mailto: entry too
+        "<mailto:newsletter@example.com?subject=unsubscribe>, "
+        "<https://example.com/unsubscribe?token=SAMPLE>"
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text, html = (p.get_content() for p in msg.iter_parts())
     assert "Hi Reader," in text and "Hi Reader," in html

@@ -497,16 +497,22 @@ def cmd_captions(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 
 @command(post="required", port=8025)
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    """preview the series in the browser
+    """preview the series in the browser, live as you edit
 
-    Serve a local preview of every issue, its text and captions.
+    Serve a local preview of every issue, its text and captions, what the reader found and the
+    send calendar; the open page updates itself when the post, the settings, a template or the
+    outbox changes.
     """
     from .preview import PreviewServer, changed
 
-    def build() -> dict[str, tuple[str, bytes]]:
-        return service.preview_pages(_load(args, settings), settings, _now())
+    current = [settings]
 
-    stale = changed(Path(args.post))
+    def build() -> dict[str, tuple[str, bytes]]:
+        current[0] = fresh = load_settings(args.config)  # the settings file is watched too
+        series = _load(args, fresh)
+        return service.preview_pages(series, fresh, _now(), fmt=args.format)
+
+    stale = changed(lambda: service.preview_watch(args.post, current[0], args.config))
     server = _listen(args, "the preview", lambda address: PreviewServer(address, build, stale))
     print(f"Previewing {args.post} at {server.url} (Ctrl-C to stop)", flush=True)
     _serve(server)

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .series import SUBJECT_PATTERN, subject_pattern_error
 
 DEFAULT_CONFIG = "newsletter.toml"
 DEFAULTS_SOURCE = "defaults"  # Settings.source when no file was read
@@ -85,6 +86,9 @@ class NewsletterSettings:
     utm_campaign: str = ""
     unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""
+    series_name: str = ""  # empty: front matter `series:`, else derived from the title
+    subject: str = SUBJECT_PATTERN
+    greeting: str = "Hi {first_name},"
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,15 @@ def validate(s: Settings) -> Settings:
             f'{source}: [smtp] security = "none" would send the password for '
             f'{s.smtp.username!r} unencrypted to {s.smtp.host}; use security = "starttls" '
             '(port 587) or "ssl" (port 465)'
+        )
+    problem = subject_pattern_error(s.newsletter.subject)
+    if problem:
+        raise ConfigError(f"{source}: [newsletter] subject {s.newsletter.subject!r} {problem}")
+    greeting = re.sub(r"\{(first_name|name)\}", "", s.newsletter.greeting)
+    if "{" in greeting or "}" in greeting:
+        raise ConfigError(
+            f"{source}: [newsletter] greeting {s.newsletter.greeting!r} may hold only "
+            "{first_name} and {name}"
         )
     for key, value in s.social.limits.items():
         if value < 1:

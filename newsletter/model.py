@@ -109,6 +109,7 @@ class Post:
     tags: tuple[str, ...] = ()
     summary: str | None = None
     warnings: tuple[TextWarning, ...] = ()
+    series: str | None = None  # front matter `series:`: the series' short name in subjects
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from .model import Email
 
 UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
 NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
+FIRST_NAME_TOKEN = "__NEWSLETTER_FIRST_NAME__"
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 FIELD_TOKEN = re.compile(r"__NEWSLETTER_FIELD_([a-z0-9]+(?:_[a-z0-9]+)*)__(?:([0-9a-f]+)__)?")
 
@@ -52,6 +53,21 @@ class SubscriberFields:
         return self.get(column)
 
 
+def first_name(name: str | None, values: dict[str, str]) -> str:
+    """What a greeting calls the reader: the list's `first_name` column when it has one, else
+    the first word of `name` ("Ada Lovelace" is "Ada"), else "there"."""
+    given = values.get("first_name", "")
+    if given:
+        return given
+    words = (name or "").split()
+    return words[0] if words else NAME_FALLBACK
+
+
+def greeting_template(pattern: str) -> str:
+    """`[newsletter] greeting` with its placeholders as per-recipient tokens."""
+    return pattern.replace("{first_name}", FIRST_NAME_TOKEN).replace("{name}", NAME_TOKEN)
+
+
 def personalize(
     email: Email,
     *,
@@ -67,13 +83,20 @@ def personalize(
             f"unsubscribe URL {url[:80]!r} must be an http(s), mailto: or relative URL "
             "without spaces"
         )
+    values = {field_key(k): " ".join(v.split()) for k, v in fields}
     shown = " ".join((name or "").split()) or NAME_FALLBACK
-    html = email.html.replace(NAME_TOKEN, html_lib.escape(shown)).replace(
-        UNSUBSCRIBE_TOKEN, html_lib.escape(url)
+    first = first_name(name, values)
+    html = (
+        email.html.replace(NAME_TOKEN, html_lib.escape(shown))
+        .replace(FIRST_NAME_TOKEN, html_lib.escape(first))
+        .replace(UNSUBSCRIBE_TOKEN, html_lib.escape(url))
     )
-    text = email.text.replace(NAME_TOKEN, shown).replace(UNSUBSCRIBE_TOKEN, url)
+    text = (
+        email.text.replace(NAME_TOKEN, shown)
+        .replace(FIRST_NAME_TOKEN, first)
+        .replace(UNSUBSCRIBE_TOKEN, url)
+    )
     if "__NEWSLETTER_FIELD_" in html or "__NEWSLETTER_FIELD_" in text:
-        values = {field_key(k): " ".join(v.split()) for k, v in fields}
 
         def value(match: re.Match[str]) -> str:
             given = values.get(match[1], "")

@@ -29,7 +29,14 @@ from .errors import ConfigError, NewsletterError, TemplateError, UsageError
 from .links import add_utm, canonical_url, safe_href
 from .model import Block, Email, Issue, Reference, Series, Span
 from .palette import palettes
-from .personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN, SubscriberFields, personalize
+from .personalize import (
+    FIRST_NAME_TOKEN,
+    NAME_TOKEN,
+    UNSUBSCRIBE_TOKEN,
+    SubscriberFields,
+    greeting_template,
+    personalize,
+)
 from .plaintext import text_parts, tidy_text, underline, wrap
 from .series import first_image
 
@@ -340,6 +347,8 @@ class _Renderer:
             "next_label": "Next week" if every == 1 else f"In {every} weeks",
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
             "subscriber_name": NAME_TOKEN,
+            "subscriber_first_name": FIRST_NAME_TOKEN,
+            "greeting": greeting_template(self.settings.newsletter.greeting),
             "subscriber": SubscriberFields(),
             "preview_padding": PREVIEW_PADDING,
             "text": text_parts(shown),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import string
 import unicodedata
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -62,18 +63,72 @@ def preheader_for(blocks: tuple[Block, ...], limit: int = PREHEADER_MAX) -> str:
     return _shorten(first, limit)
 
 
-def subject_for(series_title: str, number: int, total: int, title: str) -> str:
-    """ "<series>, N of M: <title>"; without the series name where that would pass the limit."""
-    full = f"{series_title}, {number} of {total}: {title}"
-    if series_title and len(full) <= SUBJECT_MAX:
-        return full
-    return f"{number} of {total}: {title}"  # a long title is never cut: the inbox does that
+SUBJECT_PATTERN = "{series}, {number} of {total}: {title}"
+SUBJECT_FIELDS = frozenset({"series", "number", "total", "title"})
+
+# Words a shortened series name may not end on ("Massage for the" reads as a cut).
+_DANGLING = frozenset(
+    {"a", "an", "and", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the", "to"}
+    | {"with", "und", "der", "die", "das", "le", "la", "les", "de", "et", "y", "el", "il"}
+)
 
 
-def _short_series_name(title: str) -> str:
-    """A short name for the series in subject lines: the title up to its first colon or dash."""
-    name = re.split(r"\s*(?::|\s[-–—|]\s)\s*", title, maxsplit=1)[0]
-    return name if len(name) <= 40 else ""
+def subject_pattern_error(pattern: str) -> str | None:
+    """What is wrong with a subject pattern, or None: {title} and {number} must be in it, and
+    nothing but {series}, {number}, {total} and {title}."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as e:
+        return f"is not a pattern ({e}); write placeholders as {{title}}"
+    unknown = sorted(fields - SUBJECT_FIELDS)
+    if unknown:
+        return (
+            f"has an unknown placeholder {{{unknown[0]}}}: use {{series}}, {{number}}, "
+            "{total} and {title}"
+        )
+    if not {"title", "number"} <= fields:
+        return "must hold {title} and {number}"
+    return None
+
+
+def subject_for(
+    series: str, number: int, total: int, title: str, pattern: str = SUBJECT_PATTERN
+) -> str:
+    """The pattern filled in; with no series name, {series} and the separator after (or
+    before) it drop out, so every issue of a series keeps one shape."""
+    if not series:
+        pattern = re.sub(r"\{series\}[\s,:;·|–—-]*", "", pattern)
+        pattern = re.sub(r"[\s,:;·|–—(\[-]*\{series\}[)\]]*", "", pattern)
+    return pattern.format(series=series, number=number, total=total, title=title).strip()
+
+
+def series_name(
+    post: Post, titles: list[str], pattern: str = SUBJECT_PATTERN, given: str = ""
+) -> str:
+    """The series' name in subjects: front matter `series:`, else `given` (the setting), else
+    the title up to its first colon or dash, cut at a word boundary until every subject of
+    the series fits SUBJECT_MAX; "" (no name in any subject) when not even a word fits.
+
+    A title is never cut: a subject whose title alone is too long keeps it whole, and the
+    inbox cuts it.
+    """
+    if post.series:
+        return post.series.strip()
+    if given:
+        return given.strip()
+    total = len(titles)
+    words = re.split(r"\s*(?::|\s[-–—|]\s)\s*", post.title, maxsplit=1)[0].split()
+    while words:
+        name = " ".join(words).rstrip(",;:-–— ")
+        balanced = name.count("(") == name.count(")") and name.count("[") == name.count("]")
+        if balanced and words[-1].lower() not in _DANGLING:
+            longest = max(
+                len(subject_for(name, n, total, t, pattern)) for n, t in enumerate(titles, 1)
+            )
+            if longest <= SUBJECT_MAX:
+                return name
+        words.pop()
+    return ""
 
 
 def _image_src(src: str, base: str) -> str | None:
@@ -147,8 +202,12 @@ def first_image(series: Series) -> Block | None:
     return None
 
 
-def split_post(post: Post) -> Series:
-    """One issue per section; issue 1 carries the intro, the last the conclusion."""
+def split_post(post: Post, *, name: str = "", subject: str = SUBJECT_PATTERN) -> Series:
+    """One issue per section; issue 1 carries the intro, the last the conclusion.
+
+    `name` and `subject` are `[newsletter] series_name` and `subject`: every issue's subject
+    has the one shape `subject` gives (see `series_name`).
+    """
     if not post.sections:
         raise PostError(
             f"found no section headings in {post.source}: add '## ' headings or a list of "
@@ -157,7 +216,8 @@ def split_post(post: Post) -> Series:
     post = resolve_images(post)
     refs = {r.marker: r for r in post.references}
     total = len(post.sections)
-    name = _short_series_name(post.title)
+    titles = [issue_title(section.heading) for section in post.sections]
+    name = series_name(post, titles, subject, name)
     slugs: set[str] = set()
     issues = []
     for i, section in enumerate(post.sections, start=1):
@@ -176,7 +236,7 @@ def split_post(post: Post) -> Series:
                 total=total,
                 slug=slug,
                 title=title,
-                subject=subject_for(name, i, total, title),
+                subject=subject_for(name, i, total, title, subject),
                 preheader=preheader_for(section.blocks),
                 blocks=section.blocks,
                 references=cited,

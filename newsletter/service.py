@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .config import NewsletterSettings, Settings, parse_date, parse_every, parse_time, parse_zone
@@ -42,6 +42,9 @@ from .outbox import (
 )
 from .schedule_plan import next_weekday, plan_send_times
 
+if TYPE_CHECKING:
+    from .preview import ReaderSummary
+
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -64,7 +67,8 @@ def load_series(
     post = read_post(str(path), fmt, strict=strict)
     if url:
         post = dataclasses.replace(post, url=url)
-    return split_post(post)
+    n = settings.newsletter
+    return split_post(post, name=n.series_name, subject=n.subject)
 
 
 def import_post(source: str, *, fmt: str | None = None) -> tuple[Post, str]:
@@ -484,10 +488,52 @@ def calendar(plan: SendPlan, settings: Settings, now: datetime) -> bytes:
 # --- the preview ---------------------------------------------------------------------------
 
 
+def reader_summary(series: Series, fmt: str | None = None) -> ReaderSummary:
+    """Which reader read the post (`fmt` as given on the command line, else by its kind) and
+    what it found: the preview shows it so the writer knows what the tool saw."""
+    from .preview import ReaderSummary
+    from .readers import detect_format
+    from .readers.fetch import is_url
+
+    post = series.post
+    reader = fmt or ("html" if is_url(post.source) else detect_format(post.source))
+    return ReaderSummary(
+        reader=reader,
+        source=post.source,
+        title=post.title,
+        author=post.author,
+        url=post.url,
+        date=post.date,
+        sections=len(post.sections),
+        intro=bool(post.intro),
+        conclusion=bool(post.conclusion),
+        references=len(post.references),
+        warnings=len(post.warnings),
+    )
+
+
+def preview_watch(post: str, settings: Settings, config: str | None) -> list[Path]:
+    """The files the preview is made of, to rebuild it when one changes: the post, the settings
+    file (also before it exists), the template overrides and the built-in templates, and the
+    outbox (the calendar)."""
+    from importlib import resources
+
+    from .readers.fetch import is_url
+
+    outbox = outbox_path(settings)
+    found = [Path(config or "newsletter.toml"), settings.path(settings.newsletter.templates)]
+    found += [outbox, outbox.with_name(outbox.name + "-wal")]
+    builtin = resources.files("newsletter").joinpath("templates")
+    if isinstance(builtin, Path):
+        found.append(builtin)
+    return ([] if is_url(post) else [Path(post)]) + found
+
+
 def preview_pages(
-    series: Series, settings: Settings, now: datetime
+    series: Series, settings: Settings, now: datetime, *, fmt: str | None = None
 ) -> dict[str, tuple[str, bytes]]:
-    """Every page of the preview: each issue rendered, its captions, and the send calendar."""
+    """Every page of the preview: each issue rendered, its captions, what the reader found, and
+    the send calendar as the outbox holds it now."""
     from .preview import CalendarRow, build_pages, preview_data
 
     plan = send_plan(settings, now, series)
@@ -511,7 +557,7 @@ def preview_pages(
             f"Not scheduled yet. Starting next {settings.schedule.weekday.capitalize()} it would "
             f"be: newsletter schedule {series.post.source} --start {plan.timing.start.isoformat()}"
         )
-    return build_pages(preview_data(series, settings, rows, note))
+    return build_pages(preview_data(series, settings, rows, note, reader_summary(series, fmt)))
 
 
 # --- one issue to yourself -----------------------------------------------------------------

@@ -35,7 +35,7 @@ from newsletter.model import (
     paragraph,
 )
 from newsletter.palette import contrast, palettes
-from newsletter.personalize import NAME_TOKEN, UNSUBSCRIBE_TOKEN, personalize
+from newsletter.personalize import FIRST_NAME_TOKEN, NAME_TOKEN, UNSUBSCRIBE_TOKEN, personalize
 from newsletter.plaintext import blocks_plain
 from newsletter.readers import read_post
 from newsletter.render import (
@@ -762,8 +762,8 @@ def test_render_series_renders_each_issue_in_order(sample: Series) -> None:
     assert [e.subject for e in emails] == [i.subject for i in sample.issues]
     assert [e.preheader for e in emails] == [i.preheader for i in sample.issues]
     for email in emails:
-        assert NAME_TOKEN in email.html and UNSUBSCRIBE_TOKEN in email.html
-        assert UNSUBSCRIBE_TOKEN in email.text
+        assert FIRST_NAME_TOKEN in email.html and UNSUBSCRIBE_TOKEN in email.html
+        assert FIRST_NAME_TOKEN in email.text and UNSUBSCRIBE_TOKEN in email.text
         assert email.mjml.lstrip().startswith("<mjml")
 
 
@@ -909,3 +909,122 @@ def test_a_template_can_place_the_first_picture_at_the_top(tmp_path: Path) -> No
         [lead] = parse(email.html).find_class("nl-lead")
         [top] = lead.iter("img")
         assert top.get("src") == "https://garden.example/blog/three-trees/images/rowan.jpg"
+
+
+# --- subjects --------------------------------------------------------------------------------
+
+
+def titled(title: str, *headings: str, series: str | None = None) -> Post:
+    return Post(
+        title=title,
+        source="post.md",
+        series=series,
+        sections=tuple(
+            Section(h, (paragraph(f"All about {h.lower()} in a sentence."),)) for h in headings
+        ),
+    )
+
+
+def test_every_subject_of_a_series_has_one_shape(sample: Series) -> None:
+    subjects = [i.subject for i in sample.issues]
+    # The longest title leaves no room for even "Massage, ": no issue names the series.
+    assert subjects == [f"{i.number} of 5: {i.title}" for i in sample.issues]
+    assert all(len(s) <= 70 for s in subjects)
+    calm = split_post(
+        titled("Five Habits of Calm Mornings: a field guide", "Wake up", "Drink water")
+    )
+    assert [i.subject for i in calm.issues] == [
+        "Five Habits of Calm Mornings, 1 of 2: Wake up",
+        "Five Habits of Calm Mornings, 2 of 2: Drink water",
+    ]
+
+
+def test_a_derived_series_name_is_cut_at_a_word_and_never_on_a_small_word() -> None:
+    post = titled(
+        "Massage for the Health of the Mind and the Body",
+        "Sleep",
+        "Hormones and what they carry",
+    )
+    subjects = [i.subject for i in split_post(post).issues]
+    assert subjects == [
+        "Massage for the Health, 1 of 2: Sleep",
+        "Massage for the Health, 2 of 2: Hormones and what they carry",
+    ]
+    assert all(len(s) <= 70 for s in subjects)
+
+
+def test_a_title_is_never_cut_and_the_name_comes_from_front_matter_or_settings() -> None:
+    long = (
+        "A heading far too long for any inbox, which the subject keeps whole anyway, word by word"
+    )
+    post = titled("Notes", "Short", long, series="Garden Notes")
+    assert [i.subject for i in split_post(post).issues] == [
+        "Garden Notes, 1 of 2: Short",
+        f"Garden Notes, 2 of 2: {long}",
+    ]
+    plain = titled("A very long post title that will not fit with these titles", "Short", long)
+    assert [i.subject for i in split_post(plain).issues] == ["1 of 2: Short", f"2 of 2: {long}"]
+    named = split_post(plain, name="Notes", subject="{title} ({series} {number}/{total})")
+    assert [i.subject for i in named.issues] == ["Short (Notes 1/2)", f"{long} (Notes 2/2)"]
+    dotted = "{title} · {series} {number}/{total}"
+    assert split_post(titled("Trees", "Short"), subject=dotted).issues[0].subject == (
+        "Short · Trees 1/1"
+    )
+    assert [i.subject for i in split_post(plain, subject=dotted).issues] == [
+        "Short · 1/2",
+        f"{long} · 2/2",
+    ]
+
+
+def test_the_subject_pattern_and_greeting_are_checked_settings(tmp_path: Path) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text(
+        '[newsletter]\nseries_name = "Notes"\nsubject = "{series}: {title}"\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError, match=r"\[newsletter\] subject .* must hold \{title\} and \{number\}"
+    ):
+        load_settings(config)
+    config.write_text('[newsletter]\nsubject = "{number}: {title} {when}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown placeholder \{when\}"):
+        load_settings(config)
+    config.write_text('[newsletter]\ngreeting = "Dear {surname},"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"greeting .* may hold only \{first_name\} and \{name\}"):
+        load_settings(config)
+    config.write_text(
+        '[newsletter]\nseries_name = "Massage Notes"\n'
+        'subject = "{series} {number}/{total}: {title}"\n',
+        encoding="utf-8",
+    )
+    from newsletter import service
+
+    series = service.load_series(SAMPLE, load_settings(config))
+    assert series.issues[1].subject == "Massage Notes 2/5: Impact on Hormones and Neurotransmitters"
+
+
+# --- the greeting ----------------------------------------------------------------------------
+
+
+def test_the_greeting_uses_the_first_name_column_else_the_first_word_of_the_name(
+    sample: Series,
+) -> None:
+    email = render_issue(sample, sample.issues[0], settings())
+    url = "https://example.com/u?t=1"
+
+    def greeting(name: str | None, fields: tuple[tuple[str, str], ...] = ()) -> tuple[str, str]:
+        html, text = personalize(email, name=name, unsubscribe_url=url, fields=fields)
+        [p] = [p for p in parse(html).iter("p") if p.text_content().startswith(("Hi", "Dear"))]
+        return p.text_content(), text.split("\n\n")[3]
+
+    assert greeting("Ada Lovelace") == ("Hi Ada,", "Hi Ada,")
+    assert greeting("Ada Lovelace", (("First Name", "Augusta"),)) == ("Hi Augusta,", "Hi Augusta,")
+    assert greeting("Ada Lovelace", (("first_name", " "),)) == ("Hi Ada,", "Hi Ada,")
+    assert greeting(None) == ("Hi there,", "Hi there,")
+    assert greeting("<b>Bo</b> Tags") == ("Hi <b>Bo</b>,", "Hi <b>Bo</b>,")  # escaped in HTML
+    dear = render_issue(sample, sample.issues[0], settings(greeting="Dear {name} & co,"))
+    html, text = personalize(dear, name="Ada Lovelace", unsubscribe_url=url)
+    assert (
+        '<p class="nl-p" style="display:block; margin:0 0 18px">Dear Ada Lovelace &amp; co,</p>'
+        in html
+    )
+    assert "\nDear Ada Lovelace & co,\n" in text

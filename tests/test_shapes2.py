@@ -1,0 +1,147 @@
+"""The readers on a second set of posts of our own, in shapes the first set lacks.
+
+Each post under tests/posts/shapes2/ (saved web pages, copied text from Chrome, `w3m -dump` and
+`lynx -dump`, Markdown from Jekyll, Hugo and Pelican) has a sidecar `NAME.expected.json` saying
+what a careful editor would make of it:
+
+- `title`;
+- `sections`: the headings as written, in order (intro, conclusion, FAQ and other back-matter
+  headings are not sections);
+- `conclusion_heading`: the heading that opens the closing part, or null when the post has none
+  or when it is not worth asserting.
+
+The sidecars say what is right, not what the readers do today: never edit one to match output.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsletter.errors import PostError
+from newsletter.model import Post
+from newsletter.readers import read_post
+
+SHAPES = Path(__file__).parent / "posts" / "shapes2"
+POST_SUFFIXES = (".txt", ".md", ".html")
+SIDECAR = ".expected.json"
+KEYS = {"title", "sections", "conclusion_heading"}
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Shape:
+    post: Path
+    expected: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.post.name
+
+
+def _post_for(sidecar: Path) -> Path:
+    stem = sidecar.name[: -len(SIDECAR)]
+    found = [SHAPES / f"{stem}{suffix}" for suffix in POST_SUFFIXES]
+    found = [p for p in found if p.exists()]
+    assert len(found) == 1, f"{sidecar.name}: expected one post beside it, found {found}"
+    return found[0]
+
+
+def _shapes() -> list[Shape]:
+    return [
+        Shape(_post_for(sidecar), json.loads(sidecar.read_text(encoding="utf-8")))
+        for sidecar in sorted(SHAPES.glob(f"*{SIDECAR}"))
+    ]
+
+
+ALL = _shapes()
+WITH_CONCLUSION = [s for s in ALL if s.expected["conclusion_heading"]]
+
+
+def params(shapes: list[Shape]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize("shape", shapes, ids=[s.name for s in shapes])
+
+
+@functools.cache
+def _read(path: Path) -> Post | str:
+    """The post, or the reader's error as text (each test then fails with it)."""
+    try:
+        return read_post(str(path))
+    except PostError as e:
+        return f"PostError: {e}"
+
+
+def read(shape: Shape) -> Post:
+    post = _read(shape.post)
+    if isinstance(post, str):
+        pytest.fail(f"{shape.name}: the reader gave up: {post}")
+    return post
+
+
+# --- the sidecars themselves ---------------------------------------------------------------------
+
+
+def test_every_post_has_a_sidecar() -> None:
+    posts = {p for p in SHAPES.iterdir() if p.suffix in POST_SUFFIXES}
+    assert len(ALL) >= 30
+    assert posts == {s.post for s in ALL}
+
+
+@params(ALL)
+def test_sidecar_is_well_formed(shape: Shape) -> None:
+    e = shape.expected
+    assert set(e) == KEYS, f"{shape.name}: keys {sorted(set(e) ^ KEYS)}"
+    assert isinstance(e["title"], str) and e["title"]
+    assert isinstance(e["sections"], list) and len(e["sections"]) >= 2
+    assert all(isinstance(s, str) and s.strip() for s in e["sections"])
+    assert e["conclusion_heading"] is None or isinstance(e["conclusion_heading"], str)
+
+
+@params(ALL)
+def test_sidecar_quotes_its_post(shape: Shape) -> None:
+    """Every heading the sidecar names is in the post's text, so the comparison can fail."""
+    source = collapse(shape.post.read_text(encoding="utf-8"))
+    e = shape.expected
+    quoted = [e["title"], *e["sections"]]
+    if e["conclusion_heading"]:
+        quoted.append(e["conclusion_heading"])
+    missing = [q for q in quoted if collapse(q) not in source]
+    assert not missing, f"{shape.name}: not in the post: {missing}"
+
+
+# --- the readers ---------------------------------------------------------------------------------
+
+
+@params(ALL)
+def test_sections(shape: Shape) -> None:
+    got = [collapse(s.heading) for s in read(shape).sections]
+    expected = [collapse(s) for s in shape.expected["sections"]]
+    assert got == expected, (
+        f"{shape.name}: sections differ\n  got:      {got}\n  expected: {expected}"
+    )
+
+
+@params(ALL)
+def test_title(shape: Shape) -> None:
+    got = collapse(read(shape).title)
+    expected = collapse(shape.expected["title"])
+    assert got == expected, f"{shape.name}: title {got!r}, expected {expected!r}"
+
+
+@params(WITH_CONCLUSION)
+def test_conclusion_heading(shape: Shape) -> None:
+    post = read(shape)
+    got = collapse(post.conclusion_heading) if post.conclusion_heading else None
+    expected = collapse(shape.expected["conclusion_heading"])
+    assert got == expected, (
+        f"{shape.name}: conclusion heading {got!r}, expected {expected!r}"
+        f" (sections: {[s.heading for s in post.sections]})"
+    )

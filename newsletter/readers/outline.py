@@ -57,6 +57,8 @@ MIN_LISTED = 3
 LISTED_SHARE = 0.5
 # A table of contents may word its entries a little differently ("Spaces And Tabs").
 TOC_LABEL_RATIO = 0.6
+# A closing heading is among the last few of the group (back matter may still follow it).
+CLOSING_WINDOW = 2
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -182,7 +184,10 @@ _NUMBER_AT_START = re.compile(
 _NUMBER_AFTER_PREFIX = re.compile(
     r"^(?P<prefix>[^\d#\n]{1,60}?)\s*(?:#|No\.?\s*|Nr\.?\s*)?(?P<n>\d{1,2})\s*(?:[:.)–—-]|\s)\s*(?=\S)"
 )
-_CJK_NUMBER = re.compile(r"^\s*(?P<n>[一二三四五六七八九十]{1,3})\s*[、．.，,]")
+_CJK_NUMBER = re.compile(
+    r"^\s*(?:(?P<n>[一二三四五六七八九十]{1,3})\s*[、．.，,]|[（(](?P<p>[一二三四五六七八九十]{1,3})[）)]|"
+    r"第(?P<d>[一二三四五六七八九十]{1,3})[，,、：:\s])"
+)
 
 
 def _cjk_value(s: str) -> int:
@@ -211,8 +216,9 @@ def numbering(text: str) -> Numbering | None:
     if t[:1] in _CIRCLED:
         return Numbering("①", _CIRCLED[t[0]])
     m = _CJK_NUMBER.match(t)
-    if m and _cjk_value(m.group("n")):
-        return Numbering("一、", _cjk_value(m.group("n")))
+    if m and _cjk_value(m.group("n") or m.group("p") or m.group("d")):
+        kind = "一、" if m.group("n") else "（一）" if m.group("p") else "第一"
+        return Numbering(kind, _cjk_value(m.group("n") or m.group("p") or m.group("d")))
     m = _NUMBER_AT_START.match(t)
     if m and len(t) > m.end():
         if m.group("paren"):
@@ -723,10 +729,13 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     heads = list(outline.heads)
     texts = list(outline.texts)
     numbered = sum(numbering(t) is not None for t in texts) >= max(2, MOSTLY * len(texts))
-    # Intro headings at the start of the group open the post instead, and so does a first
-    # section that lists the others (a "How to use this guide" over a table of contents).
-    while heads and (
-        starts_with_phrase(texts[0], ph.intro) or _lists_the_rest(nodes, heads, texts)
+    # Intro headings at the start of the group open the post instead, and so do a first
+    # section that lists the others (a "How to use this guide" over a table of contents), a
+    # summary box ("Key takeaways") and a question before statements ("What is a sinking fund?").
+    while len(heads) > 1 and (
+        starts_with_phrase(texts[0], ph.intro + ph.conclusion)
+        or _lists_the_rest(nodes, heads, texts)
+        or (len(heads) > MIN_LISTED and _odd_question(texts, 0))
     ):
         heads.pop(0)
         texts.pop(0)
@@ -758,21 +767,27 @@ def assemble(nodes: Sequence[Node], outline: Outline, title: str = "") -> Parts:
     heads, texts, end = _keep_listed(nodes, heads, texts, end, outline.toc)
     conclusion_at: int | None = None
     # A closing heading among the last ones: "Conclusion", or after a numbered run an
-    # unnumbered heading of the same style.
-    for k in range(len(heads) - 1, 0, -1):
+    # unnumbered heading of the same style; what follows it closes the post too.
+    for k in range(len(heads) - 1, max(0, len(heads) - 1 - CLOSING_WINDOW), -1):
         t = texts[k]
         if starts_with_phrase(t, ph.conclusion) or (numbered and numbering(t) is None):
             conclusion_at = k
-        else:
+        elif conclusion_at is not None:
             break
+    if conclusion_at is None and len(heads) >= MIN_LISTED and _odd_question(texts, -1):
+        conclusion_at = len(heads) - 1  # "So which one should you use?" after statements
     if conclusion_at is None and heads:
         # A closing heading in another form than the sections' ("To sum things up." after
-        # headings without a full stop, a bold "Fazit").
+        # headings without a full stop, a bold "Fazit"; after numbered headings, a short line
+        # over prose).
         for i in range(heads[-1] + 1, end):
             node = nodes[i]
             shaped = node.block.kind == "h" and (not outline.level or node.level <= outline.level)
             shaped = shaped or (node.block.kind == "p" and _standalone(node))
-            if shaped and starts_with_phrase(node.text, ph.conclusion):
+            closing = starts_with_phrase(node.text, ph.conclusion) or (
+                numbered and node.block.kind == "p" and _heading_line(nodes, i)
+            )
+            if shaped and closing:
                 heads.append(i)
                 texts.append(" ".join(node.text.split()))
                 conclusion_at = len(heads) - 1
@@ -812,6 +827,26 @@ def _lists_the_rest(nodes: Sequence[Node], heads: list[int], texts: list[str]) -
     ]
     hits = sum(any(loosely_equal(t, it, TOC_LABEL_RATIO) for it in items) for t in texts[1:])
     return hits >= max(MIN_LISTED, LISTED_SHARE * (len(texts) - 1))
+
+
+def _odd_question(texts: Sequence[str], k: int) -> bool:
+    """Whether heading `k` is the one question among statements: at the start it asks what the
+    post is about, at the end what to make of it. A numbered one is an item like the others."""
+    asks = [t.rstrip().endswith(("?", "？")) for t in texts]
+    return asks[k] and sum(asks) == 1 and numbering(texts[k]) is None
+
+
+def _heading_line(nodes: Sequence[Node], i: int) -> bool:
+    """A short line with no closing punctuation, and prose under it."""
+    text = nodes[i].text.strip()
+    return (
+        0 < words(text) <= MARKER_WORDS
+        and not nodes[i].lead
+        and not re.search(r"[.,;:!|]", text)  # "Players: 2 | Time: 90 min" is data
+        and i + 1 < len(nodes)
+        and nodes[i + 1].block.kind == "p"
+        and words(nodes[i + 1].text) >= MIN_BODY_WORDS
+    )
 
 
 def _toc_items(nodes: Sequence[Node], toc: Sequence[str]) -> list[str]:

@@ -71,7 +71,12 @@ TITLE_LOOKBACK = 12
 # Headline score: its words count up to this many (past it, long is not more headline-like) ...
 TITLE_FULL_WORDS = 14
 # ... a line the page prints twice or more gains this ...
-TITLE_REPEATED = 10
+TITLE_REPEATED = 6
+# ... a headline is about its article: up to this much for sharing its words with the first
+# paragraphs (a category label, a site's tagline or a menu shares none) ...
+TITLE_ABOUT = 10
+# (words compare by their first letters, so "senior" is about "seniority")
+STEM = 5
 # ... a full stop costs this (the subtitle under a headline is a sentence) ...
 TITLE_FULL_STOP = 4
 # ... a menu or a dateline loses this (more than any length can win back) ...
@@ -297,17 +302,23 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
     cands = [
         k
         for k in window
-        if _headingish(paras[k], full_stop=True) and not is_prose(paras[k].text, stop)
+        if _headingish(paras[k], full_stop=True)
+        and not is_prose(paras[k].text, stop)
+        and re.search(r"[^\W\d_]", paras[k].text)  # "11" likes is no headline
     ]
     if not cands:
         return None, ""
     counts = Counter(p.text for p in paras if len(p.lines) == 1)
+    article = _stems(" ".join(p.text for p in paras[first_prose : first_prose + 12]), stop)
 
     def score(k: int) -> float:
         text = paras[k].text
+        own = _stems(text, stop)
+        overlap = len(own & article) / len(own) if own else 0.0
         return (
             min(words(text), TITLE_FULL_WORDS)
             + TITLE_REPEATED * (counts[text] >= 2)
+            + TITLE_ABOUT * overlap
             - TITLE_FULL_STOP * text.endswith(".")
             - TITLE_NOT_A_HEADLINE * (menu_like(text) or dateline(text))
             - TITLE_DISTANCE * (first_prose - k)
@@ -315,6 +326,15 @@ def find_title(paras: list[Para], start: int, stop: frozenset[str]) -> tuple[int
 
     k = max(cands, key=lambda i: (score(i), i))
     return k, paras[k].text
+
+
+def _stems(text: str, stop: frozenset[str]) -> set[str]:
+    """Content words cut to their first letters ("senior", "seniority" -> "senio"), or
+    character pairs in CJK text: what a headline shares with its article."""
+    cjk = "".join(ch for ch in text if "\u3040" <= ch <= "\u9fff")
+    if len(cjk) > len(text) / 3:
+        return {cjk[i : i + 2] for i in range(len(cjk) - 1)}
+    return {t[:STEM] for t in _tokens(text) if len(t) > 3 and t not in stop}
 
 
 def _reference_number(text: str) -> int:

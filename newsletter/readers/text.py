@@ -11,6 +11,7 @@ heading from the text under it. Page furniture that a dump leaves on lines of it
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -55,6 +56,7 @@ BAD_COST = 0.5
 
 # Wrapped text never has lines past this width; copied text with many longer lines is unwrapped.
 UNWRAPPED_LINE = 100
+UNWRAPPED_SHARE = 0.05  # ... and one line in twenty past it is no accident
 
 # A heading typed straight above its paragraph: this short, and shorter than this share of the
 # line under it.
@@ -100,6 +102,9 @@ _DUMP_ARTIFACT = re.compile(
 )
 # lynx's mark for a link, numbered as in the list of addresses it prints at the end: "[12]".
 _LINK_MARK = re.compile(r"\[\d{1,4}\]")
+# Marks that open a heading in Japanese and Chinese blogs ("■ まとめ", "【ポイント】"): such a line
+# starts a paragraph of its own even with no blank line above it.
+_HEADING_MARK = re.compile(r"^[■□◆◇●○▼▽▶►★☆【◎]")
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣+]|-(?!-)|\d{1,2}[.)])\s+")
 _REFERENCE = re.compile(
     r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$"
@@ -188,7 +193,13 @@ def paragraphs(text: str) -> list[Para]:
         if not stripped:
             current = None
             continue
-        if current is None or one_per_line or _BULLET.match(raw) or indent < current.indent - 1:
+        if (
+            current is None
+            or one_per_line
+            or _BULLET.match(raw)
+            or _HEADING_MARK.match(stripped)
+            or indent < current.indent - 1
+        ):
             current = Para([stripped], no, indent, gap_before=current is None, link_led=link_led)
             paras.append(current)
         else:
@@ -202,8 +213,13 @@ def paragraphs(text: str) -> list[Para]:
 def _unwrapped(lines: list[str]) -> bool:
     """Text with one line per paragraph (lynx, a browser's copy) rather than wrapped at a width
     (w3m at 80 columns): then every line is a paragraph of its own."""
-    filled = [len(line) for line in lines if line.strip()]
-    return bool(filled) and sum(n > UNWRAPPED_LINE for n in filled) >= 0.05 * len(filled)
+    filled = [_width(line) for line in lines if line.strip()]
+    return bool(filled) and sum(n > UNWRAPPED_LINE for n in filled) >= UNWRAPPED_SHARE * len(filled)
+
+
+def _width(line: str) -> int:
+    """Columns on a terminal: Chinese and Japanese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
 
 
 def _unglue(p: Para) -> list[Para]:
@@ -277,7 +293,7 @@ def _headingish(p: Para, full_stop: bool = False) -> bool:
     """One short line, not a list item, without closing punctuation (a headline may end in a
     full stop when `full_stop`)."""
     t = p.text
-    closing = ',;:!"”)' if full_stop else '.,;:!"”)'
+    closing = ",;:!" if full_stop else ".,;:!"
     return (
         len(p.lines) == 1
         and 0 < words(t) <= 20

@@ -12,12 +12,14 @@ import importlib.resources.abc
 import logging
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import mjml
 import premailer
 from lxml import etree  # type: ignore[import-untyped]
@@ -163,7 +165,29 @@ def environment(settings: Settings, template_dir: Path | None = None) -> jinja2.
     )
     env.filters["wrap"] = wrap
     env.filters["underline"] = underline
+    env.filters["breakable"] = breakable
     return env
+
+
+def breakable(text: str) -> Markup:
+    """`text` escaped, with a <wbr> after each "/", "-" and "_" inside a word: the only places
+    a long heading may wrap ("Parasympathetic/<wbr>Sympathetic"), so none breaks mid-word."""
+    escaped = str(markupsafe.escape(text))
+    return Markup(re.sub(r"(?<=\w)([/_\-])(?=\w)", r"\1<wbr>", escaped))
+
+
+def series_parts(series: Series, every: int, dates: Sequence[date] | None) -> list[dict[str, Any]]:
+    """Every issue of the series as the templates list it ("In this series"): number, title,
+    and when it arrives, its date once scheduled, else "week N"."""
+    parts = []
+    for issue in series.issues:
+        if dates is not None:
+            day = dates[issue.number - 1]
+            when = f"{day:%a} {day.day} {day:%b}"
+        else:
+            when = f"week {1 + (issue.number - 1) * every}"
+        parts.append({"number": issue.number, "title": issue.title, "when": when})
+    return parts
 
 
 def _one_line(text: str) -> str:
@@ -282,8 +306,15 @@ def _without_comments(html: str) -> str:
 class _Renderer:
     """Holds what every issue of a series shares: the environment, brand and palettes."""
 
-    def __init__(self, series: Series, settings: Settings, template_dir: Path | None) -> None:
+    def __init__(
+        self,
+        series: Series,
+        settings: Settings,
+        template_dir: Path | None,
+        dates: Sequence[date] | None = None,
+    ) -> None:
         self.series = series
+        self.parts = series_parts(series, settings.schedule.every, dates)
         self.settings = settings
         self.env = environment(settings, template_dir)
         self.light, self.dark = palettes(settings)
@@ -341,6 +372,7 @@ class _Renderer:
                 "slug": self.series.slug,
                 "url": self.link(self.base) or self.base,
                 "total": len(self.series.issues),
+                "parts": self.parts,
             },
             "issue": shown,
             "first_image": self.first_image,
@@ -432,15 +464,25 @@ def _check_size(email: Email, where: str, issue: Issue) -> tuple[str, ...]:
 
 
 def render_issue(
-    series: Series, issue: Issue, settings: Settings, template_dir: Path | None = None
+    series: Series,
+    issue: Issue,
+    settings: Settings,
+    template_dir: Path | None = None,
+    *,
+    dates: Sequence[date] | None = None,
 ) -> Email:
-    """Render one issue; `template_dir` overrides `[newsletter] templates`."""
-    return _Renderer(series, settings, template_dir).render(issue)
+    """Render one issue; `template_dir` overrides `[newsletter] templates`; `dates`, each
+    issue's local send date once scheduled, go in the series list ("week N" without)."""
+    return _Renderer(series, settings, template_dir, dates).render(issue)
 
 
 def render_series(
-    series: Series, settings: Settings, template_dir: Path | None = None
+    series: Series,
+    settings: Settings,
+    template_dir: Path | None = None,
+    *,
+    dates: Sequence[date] | None = None,
 ) -> list[Email]:
     """Render every issue of the series, in order, sharing one template environment."""
-    renderer = _Renderer(series, settings, template_dir)
+    renderer = _Renderer(series, settings, template_dir, dates)
     return [renderer.render(issue) for issue in series.issues]

@@ -316,8 +316,9 @@ def queue_series(
     """
     from .render import render_series
 
-    emails = render_series(series, settings)
     issues = planned(series, when)
+    dates = [i.send_at.astimezone(when.zone).date() for i in issues]
+    emails = render_series(series, settings, dates=dates)
     plan = SeriesPlan(
         slug=series.slug,
         title=series.title,

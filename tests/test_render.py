@@ -20,7 +20,13 @@ from lxml import html as lxml_html  # type: ignore[import-untyped]
 
 from newsletter.citations import CITATION_RE, renumber_citations
 from newsletter.cli import main
-from newsletter.config import NewsletterSettings, Settings, load_settings, settings_from_dict
+from newsletter.config import (
+    NewsletterSettings,
+    ScheduleSettings,
+    Settings,
+    load_settings,
+    settings_from_dict,
+)
 from newsletter.errors import ConfigError, NewsletterError, TemplateError
 from newsletter.links import add_utm, safe_href
 from newsletter.model import (
@@ -42,6 +48,7 @@ from newsletter.render import (
     SIZE_LIMIT,
     STYLE_LIMIT,
     TEMPLATE_NAMES,
+    breakable,
     builtin_templates,
     compile_mjml,
     inline_css,
@@ -113,6 +120,10 @@ def styles(doc: Any) -> str:
 
 def comments(html: str) -> list[str]:
     return re.findall(r"<!--.*?-->", html, re.S)
+
+
+def ref_items(html: str) -> list[str]:
+    return [li.text_content() for ol in parse(html).find_class("nl-refs-list") for li in ol]
 
 
 def img_widths(html: str) -> list[tuple[str, str | None]]:
@@ -217,17 +228,15 @@ def test_citations_are_renumbered_per_issue(sample: Series) -> None:
     third = emails[2]
     assert 'around massage therapy (1) "Massage has' in third.text.replace("\n", " ")
     assert "(3)" not in third.text and "(3)" not in parse(third.html).text_content()
-    items = [li.text_content() for li in parse(third.html).iter("li")]
+    items = ref_items(third.html)
     assert items == [sample.post.references[2].text]
     assert "\n1. Field T. Massage therapy research review." in third.text
     first = emails[0]
-    assert [li.text_content() for li in parse(first.html).iter("li")] == [
-        r.text for r in sample.post.references[:2]
-    ]
+    assert ref_items(first.html) == [r.text for r in sample.post.references[:2]]
     assert "research (1) published" in first.text.replace("\n", " ")
     assert 'this field" (2)' in first.text.replace("\n", " ")
     for other in (emails[1], emails[3], emails[4]):
-        assert list(parse(other.html).iter("ol")) == []
+        assert parse(other.html).find_class("nl-refs-list") == []
         assert "References" not in other.text
 
 
@@ -251,10 +260,7 @@ def test_citations_only_the_intro_makes_join_the_issue_references() -> None:
     series = split_post(post)
     email = render_issue(series, series.issues[0], settings())
     assert "The intro cites (2)." in email.text and "One cites (1)." in email.text
-    assert [li.text_content() for li in parse(email.html).iter("li")] == [
-        "First ref",
-        "Second ref",
-    ]
+    assert ref_items(email.html) == ["First ref", "Second ref"]
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -1028,3 +1034,61 @@ def test_the_greeting_uses_the_first_name_column_else_the_first_word_of_the_name
         in html
     )
     assert "\nDear Ada Lovelace & co,\n" in text
+
+
+# --- the series, introduced ------------------------------------------------------------------
+
+
+def test_issue_one_lists_the_series_and_the_others_say_where_they_sit(sample: Series) -> None:
+    emails = render_series(sample, settings())
+    [box] = parse(emails[0].html).find_class("nl-series-box")
+    items = [li.text_content() for li in box.iter("li")]
+    assert items == [
+        "Improved Sleep (this email)",
+        "Impact on Hormones and Neurotransmitters (week 2)",
+        "Decrease in Pain (week 3)",
+        "Regulation of the Parasympathetic/Sympathetic Nervous System (week 4)",
+        "Improved Body Awareness (week 5)",
+    ]
+    assert (
+        "In this series:\n1. Improved Sleep (this email)\n2. Impact on Hormones" in emails[0].text
+    )
+    assert "\n4. Regulation of the Parasympathetic/Sympathetic Nervous System (week 4)\n" in (
+        emails[0].text
+    )
+    for email in emails[1:]:
+        assert parse(email.html).find_class("nl-series-box") == []
+        assert "In this series" not in email.text
+    assert "Next week: Decrease in Pain (part 3 of 5)" in " ".join(emails[1].text.split())
+    [nxt] = parse(emails[1].html).find_class("nl-next-box")
+    assert nxt.text_content() == "Next week: Decrease in Pain (part 3 of 5)"
+    [done] = parse(emails[4].html).find_class("nl-next-box")
+    assert done.text_content().startswith("The series is complete. This was the last of 5 parts")
+    [link] = done.iter("a")
+    assert link.get("href").startswith("https://example.com/?utm_source=newsletter")
+    assert "The series is complete. This was the last of 5 parts" in emails[4].text
+
+
+def test_the_series_list_gives_dates_once_scheduled_and_weeks_apart(sample: Series) -> None:
+    import datetime as dt
+
+    dates = [dt.date(2025, 3, 3) + dt.timedelta(weeks=2 * n) for n in range(5)]
+    email = render_issue(sample, sample.issues[0], settings(), dates=dates)
+    [box] = parse(email.html).find_class("nl-series-box")
+    assert [li.text_content().rsplit("(", 1)[1] for li in box.iter("li")] == [
+        "this email)",
+        "Mon 17 Mar)",
+        "Mon 31 Mar)",
+        "Mon 14 Apr)",
+        "Mon 28 Apr)",
+    ]
+    fortnightly = dataclasses.replace(settings(), schedule=ScheduleSettings(every=2))
+    plain = render_issue(sample, sample.issues[0], fortnightly)
+    assert "2. Impact on Hormones and Neurotransmitters (week 3)" in plain.text
+    assert "In 2 weeks: Impact on Hormones and Neurotransmitters (part 2 of 5)" in plain.text
+
+
+def test_breakable_titles_wrap_only_after_a_slash_dash_or_underscore() -> None:
+    assert str(breakable("Parasympathetic/Sympathetic <b>x-y</b> a - b")) == (
+        "Parasympathetic/<wbr>Sympathetic &lt;b&gt;x-<wbr>y&lt;/b&gt; a - b"
+    )

@@ -201,3 +201,92 @@ def test_the_preheader_is_hidden_in_the_open_email(browser: Any, built: Path, nu
         assert page.evaluate("document.body.innerText").lstrip().startswith("Body & Mind Notes")
     finally:
         context.close()
+
+
+# Each word of the elements `selector` matches, as a range of characters: the line tops it
+# covers. A word may wrap only after "/", "-" or "_" (where the template put a <wbr>), so each
+# piece between those sits on one line, or the word was broken in the middle.
+BROKEN_WORDS_JS = """
+(selector) => {
+  const broken = [];
+  let words = 0;
+  for (const el of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const re = /[^\\s\\/_-]+[\\/_-]?/g;
+      for (let m = re.exec(node.data); m; m = re.exec(node.data)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+          .map((r) => Math.round(r.top)));
+        words += 1;
+        if (tops.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return {words, broken};
+}
+"""
+BOXES = "h1, .nl-next-box, .nl-series-box"
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pictures-build")
+    post = Path(__file__).parent / "emails" / "pictures.md"
+    assert main(["build", str(post), "-o", str(out)]) == 0
+    return out / "three-trees-for-a-small-garden"
+
+
+@pytest.mark.parametrize("width", [320, 375, 600])
+@pytest.mark.parametrize("styles", ["with <style>", "inline only"])
+def test_no_word_of_a_heading_or_box_breaks_in_the_middle(
+    browser: Any, built: Path, width: int, styles: str
+) -> None:
+    for number in ISSUES:
+        context, page, _ = open_page(browser, email_file(built, number), width, "light")
+        try:
+            if styles == "inline only":  # as webmail that drops <style> shows it
+                page.evaluate("document.querySelectorAll('style').forEach((s) => s.remove())")
+            found = page.evaluate(BROKEN_WORDS_JS, BOXES)
+            assert found["words"] > 5
+            assert found["broken"] == [], f"issue {number} at {width}px, {styles}"
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [320, 800])
+def test_pictures_fit_the_column_and_stay_visible(
+    browser: Any, pictures: Path, scheme: str, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    picture = png(1600, 1200, (120, 60, 40))
+    context.route(
+        "**/*",
+        lambda r: (
+            r.continue_()
+            if r.request.url.startswith("file:")
+            else r.fulfill(status=200, content_type="image/png", body=picture)
+        ),
+    )
+    try:
+        for number in (1, 2):
+            page = context.new_page()
+            page.goto(email_file(pictures, number).as_uri())
+            page.wait_for_load_state("load")
+            img = page.locator(".nl-img").first
+            shown = img.bounding_box()
+            text = page.locator(".nl-content").first.bounding_box()
+            assert shown["width"] > 200 and shown["height"] > 150
+            assert (
+                text["x"] <= shown["x"] and shown["x"] + shown["width"] <= text["x"] + text["width"]
+            )
+            assert img.evaluate("e => getComputedStyle(e).opacity") == "1"
+            assert img.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+            page.close()
+    finally:
+        context.close()

@@ -59,6 +59,8 @@ LISTED_SHARE = 0.5
 TOC_LABEL_RATIO = 0.6
 # A closing heading is among the last few of the group (back matter may still follow it).
 CLOSING_WINDOW = 2
+# Marks that open headings in Japanese and Chinese blogs ("■ まとめ"): a form of their own.
+HEADING_MARKS = frozenset("■□◆◇●○▼▽▶►★☆【◎")
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -372,7 +374,7 @@ def candidates(nodes: Sequence[Node]) -> list[Candidate]:
             out.append(Candidate(i, ("runin", num.kind), heading, num))
         elif _line_heading(text, num):
             ending = text[-1:] if text[-1:] in ".:" else ""
-            kind = (num.kind + num.prefix) if num else ""
+            kind = (num.kind + num.prefix) if num else text[0] if text[0] in HEADING_MARKS else ""
             style = ("line", node.indent, kind, ending, _case_class(text) == "upper")
             out.append(Candidate(i, style, text, num))
     return out

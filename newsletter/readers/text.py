@@ -22,6 +22,7 @@ from ..model import Block, Reference, Span
 from ..text import sentences
 from .nodes import Node, PageMeta
 from .outline import (
+    HEADING_MARKS,
     MARKER_WORDS,
     dateline,
     is_caption,
@@ -102,9 +103,6 @@ _DUMP_ARTIFACT = re.compile(
 )
 # lynx's mark for a link, numbered as in the list of addresses it prints at the end: "[12]".
 _LINK_MARK = re.compile(r"\[\d{1,4}\]")
-# Marks that open a heading in Japanese and Chinese blogs ("■ まとめ", "【ポイント】"): such a line
-# starts a paragraph of its own even with no blank line above it.
-_HEADING_MARK = re.compile(r"^[■□◆◇●○▼▽▶►★☆【◎]")
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦‣+]|-(?!-)|\d{1,2}[.)])\s+")
 _REFERENCE = re.compile(
     r"^(?:\((?P<a>\d{1,3})\)|\[(?P<b>\d{1,3})\]:?|(?P<c>\d{1,3})\.)\s*(?P<text>\S.*)$"
@@ -197,7 +195,7 @@ def paragraphs(text: str) -> list[Para]:
             current is None
             or one_per_line
             or _BULLET.match(raw)
-            or _HEADING_MARK.match(stripped)
+            or stripped[:1] in HEADING_MARKS  # "■ まとめ" starts a paragraph of its own
             or indent < current.indent - 1
         ):
             current = Para([stripped], no, indent, gap_before=current is None, link_led=link_led)

@@ -6,13 +6,16 @@ warnings are on the page."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,12 +23,15 @@ from tests.browser import chromium
 from tests.helpers import ROOT, SAMPLE
 from tests.workspace import ACCEPT
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 NOW = "2026-12-01T10:00:00+00:00"
 RELOAD_BUDGET = 1.0  # seconds from saving a file to the open page showing it
 
 
-@pytest.fixture
-def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def running_preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`newsletter preview post.txt` running in `tmp_path`; yields its URL and the post."""
     post = tmp_path / "post.txt"
     post.write_bytes(SAMPLE.read_bytes())
@@ -45,6 +51,19 @@ def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with running_preview(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def unchanged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
+    """One preview nobody edits and one browser, for the tests that only look."""
+    with running_preview(tmp_path_factory.mktemp("still")) as (url, _), chromium() as browser:
+        yield url, browser
 
 
 def saved(path: Path, text: str) -> float:
@@ -124,11 +143,10 @@ def test_saving_updates_the_open_page_within_a_second(
 
 @pytest.mark.parametrize("width", [390, 768, 1280])
 def test_the_page_fits_the_screen_and_anchors_land_below_the_bar(
-    preview: tuple[str, Path], width: int
+    unchanged: tuple[str, Browser], width: int
 ) -> None:
-    url, _ = preview
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": width, "height": 800})
+    url, browser = unchanged
+    with contextlib.closing(browser.new_page(viewport={"width": width, "height": 800})) as page:
         page.goto(url)
         page.locator("#issue-1 iframe.phone").first.wait_for()
         sizes = page.evaluate(
@@ -145,10 +163,9 @@ def test_the_page_fits_the_screen_and_anchors_land_below_the_bar(
         assert top["y"] >= bar["y"] + bar["height"] - 0.5
 
 
-def test_the_reader_and_each_issues_warnings_are_shown(preview: tuple[str, Path]) -> None:
-    url, _ = preview
-    with chromium() as browser:
-        page = browser.new_page()
+def test_the_reader_and_each_issues_warnings_are_shown(unchanged: tuple[str, Browser]) -> None:
+    url, browser = unchanged
+    with contextlib.closing(browser.new_page()) as page:
         page.goto(url)
         reader = page.locator("#reader").inner_text()
         assert "Reader\ntext" in reader.replace("\t", "\n")

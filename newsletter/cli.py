@@ -602,7 +602,10 @@ def cmd_unschedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             end="",
             flush=True,
         )
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            print()  # no answer (end of input): end the question's line
+        if answer.strip().lower() not in ("y", "yes"):
             raise NewsletterError(
                 f"nothing cancelled: '{args.series}' stays queued (--yes skips the question)"
             )

@@ -378,7 +378,7 @@ def trailing_references(paras: list[Para]) -> tuple[list[Reference], int]:
     return refs, k
 
 
-def to_nodes(paras: list[Para]) -> list[Node]:
+def to_nodes(paras: list[Para], stop: frozenset[str]) -> list[Node]:
     """Paragraphs to nodes: bullet runs become one list; a numbered short line stays a line (it
     may be a heading)."""
     nodes: list[Node] = []
@@ -396,8 +396,16 @@ def to_nodes(paras: list[Para]) -> list[Node]:
 
     for k, p in enumerate(paras):
         m = _BULLET.match(p.lines[0])
-        # "2. Body Measurements" standing between blank lines is a heading, not a list item.
+        # "2. Body Measurements" standing between blank lines is a heading, not a list item;
+        # so is one over a paragraph of prose that no list item stands above (a copy from a
+        # browser has no blank lines to tell).
         alone = p.gap_before and (k + 1 == len(paras) or paras[k + 1].gap_before)
+        alone = alone or (
+            len(p.lines) == 1
+            and k + 1 < len(paras)
+            and _prose(paras[k + 1], stop)
+            and not (k and _BULLET.match(paras[k - 1].lines[0]))
+        )
         # So is a numbered paragraph between blank lines: a run-in item of a numbered list.
         numbered_line = (
             p.lines[0][:1].isdigit()
@@ -443,7 +451,7 @@ def read_text(text: str, source: str) -> tuple[PageMeta, list[Node], list[Refere
     refs, ref_at = trailing_references(paras[body_start : _ref_end(paras, end)])
     body = paras[body_start:end] if not refs else paras[body_start : body_start + ref_at]
     body = [p for p in body if p.text != title]
-    return PageMeta(title=title or None, author=author), to_nodes(body), refs
+    return PageMeta(title=title or None, author=author), to_nodes(body, stop), refs
 
 
 def _alt_text(p: Para) -> bool:

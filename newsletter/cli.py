@@ -647,14 +647,15 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         print(f"nothing scheduled yet (outbox: {plan.outbox})")
     for st in plan.issues:
         utc = f"{st.send_at:%Y-%m-%d %H:%M} UTC"
-        print(f"{st.local}  ({utc})  {st.series_slug} #{st.number}: {st.title}")
+        gone = "  (cancelled)" if st.cancelled else ""
+        print(f"{st.local}  ({utc})  {st.series_slug} #{st.number}: {st.title}{gone}")
     if args.ics:
         target = Path(args.ics)
         try:
             target.write_bytes(service.calendar(plan, settings, now))
         except OSError as e:
             raise NewsletterError(f"{target}: cannot write the calendar ({e.strerror})") from None
-        print(f"wrote {len(plan.issues)} event(s) to {target}")
+        print(f"wrote {sum(not st.cancelled for st in plan.issues)} event(s) to {target}")
     return ExitStatus.OK
 
 

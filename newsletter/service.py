@@ -480,10 +480,11 @@ def next_up(settings: Settings, now: datetime) -> str:
 
 
 def calendar(plan: SendPlan, settings: Settings, now: datetime) -> bytes:
-    """The plan as an iCalendar file, one event per issue."""
+    """The plan as an iCalendar file, one event per issue (cancelled ones left out)."""
     from .ical import plan_calendar
 
-    return plan_calendar(list(plan.issues), now=now, site_url=settings.newsletter.site_url)
+    going = [st for st in plan.issues if not st.cancelled]
+    return plan_calendar(going, now=now, site_url=settings.newsletter.site_url)
 
 
 # --- the preview ---------------------------------------------------------------------------

@@ -185,6 +185,11 @@ def test_unschedule_cancels_what_has_not_started_and_names_what_has(
         "massage-for-the-mental-health-of-it ('Massage for the (mental) Health of It'): "
         "cancelled, 1 of 5 issues started, 4 cancelled"
     ) in out
+    ics = tmp_path / "plan.ics"
+    code, out, err = ws.cli("calendar", "--ics", ics, now="2025-04-30T00:00:00+00:00")
+    assert code == 0, err
+    assert out.count("(cancelled)") == 4 and "wrote 1 event(s)" in out
+    assert ics.read_bytes().count(b"BEGIN:VEVENT") == 1
     code, _, err = ws.cli("unschedule", "no-such-series", "--yes", now=NOW)
     line = one_line_error(code, err)
     assert "no series 'no-such-series'" in line and "massage-for-the-mental-health-of-it" in line

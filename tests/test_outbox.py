@@ -295,3 +295,36 @@ def test_status_counts_and_phases(db: Path) -> None:
         )
         assert ob.status()[0].phase(T0) == "done"
         assert ob.next_send_at() == T0 + WEEK
+
+
+def test_a_version_1_outbox_upgrades_keeping_each_issues_zone(db: Path) -> None:
+    """Schema 2 gives each issue its own zone (from its series), cancelled and catch_up."""
+    from newsletter.outbox import MIGRATIONS
+
+    raw = sqlite3.connect(db)
+    try:
+        raw.executescript(MIGRATIONS[0][1])
+        raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        raw.execute("INSERT INTO schema_version VALUES (1, ?)", (ts(T0),))
+        raw.execute(
+            "INSERT INTO series VALUES (1, 'm', 'M', 'm.txt', 'America/New_York', '09:00', 1,"
+            " ?, ?)",
+            (ts(T0), ts(T0)),
+        )
+        raw.execute(
+            "INSERT INTO issues (series_id, number, slug, title, send_at, subject, preheader, html,"
+            " text, created_at) VALUES (1, 1, 'a', 'A', ?, 's', 'p', '<p>h</p>', 't', ?)",
+            (ts(T0), ts(T0)),
+        )
+        raw.commit()
+    finally:
+        raw.close()
+    with Outbox.open(db) as ob:
+        assert ob.schema_version() == SCHEMA_VERSION == 2
+        (st,) = ob.status()
+        assert (st.timezone, st.cancelled, st.local) == (
+            "America/New_York",
+            False,
+            "Mon 2025-03-03 09:00 EST",
+        )
+        assert [i.number for i in ob.due_issues(T0)] == [1]

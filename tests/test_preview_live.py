@@ -112,6 +112,11 @@ def test_saving_updates_the_open_page_within_a_second(
         start = saved(tmp_path / "newsletter.toml", '[social]\nhashtags = ["QuietMind"]\n')
         page.locator("#caption-1-mastodon").filter(has_text="#QuietMind").wait_for(timeout=5000)
         assert time.monotonic() - start < RELOAD_BUDGET
+        saved(tmp_path / "newsletter.toml", "[social\n")  # broken settings: the same
+        error.wait_for(timeout=5000)
+        assert "newsletter.toml" in error.inner_text()
+        saved(tmp_path / "newsletter.toml", '[social]\nhashtags = ["QuietMind"]\n')
+        error.wait_for(state="detached", timeout=5000)
 
         # A template override in ./templates: the email in the frame changes.
         (tmp_path / "templates").mkdir()

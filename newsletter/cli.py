@@ -464,6 +464,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     from .build import write_build
 
     series = _load(args, settings)
+    _warn(service.home_page_warning(series, settings))
     folder, warnings = write_build(series, settings, Path(args.output))
     _warn_render(series, warnings)
     print(f"wrote {len(series.issues)} issues to {folder}")
@@ -510,6 +511,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     def build() -> dict[str, tuple[str, bytes]]:
         current[0] = fresh = load_settings(args.config)  # the settings file is watched too
         series = _load(args, fresh)
+        _warn(service.home_page_warning(series, fresh))
         return service.preview_pages(series, fresh, _now(), fmt=args.format)
 
     stale = changed(lambda: service.preview_watch(args.post, current[0], args.config))
@@ -578,6 +580,7 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         series, settings, when, now=now, replace=args.replace, catch_up=args.catch_up
     )
     _warn_render(series, queued.warnings)
+    _warn(service.home_page_warning(series, settings))  # after the refusals, each one line
     _print_queued(queued, series, now)
     return ExitStatus.OK
 

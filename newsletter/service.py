@@ -108,6 +108,19 @@ def warnings(series: Series, settings: Settings, *, links: bool = True) -> list[
     return found
 
 
+def home_page_warning(series: Series, settings: Settings) -> list[str]:
+    """For `build`, `preview` and `schedule`: a post with no URL of its own sends "Read the
+    whole post" to the site's home page (a placeholder site is warned about already)."""
+    site = settings.newsletter.site_url
+    if series.post.url or is_placeholder(site):
+        return []
+    return [
+        f'{series.post.source}: warning: the post has no URL of its own, so "Read the whole '
+        f"post\" goes to the site's home page ({site}): give the post's address with --url or "
+        "front matter url"
+    ]
+
+
 def issue(series: Series, number: int) -> Issue:
     """Issue `number` of the series; a number it does not have is a usage error."""
     found = next((i for i in series.issues if i.number == number), None)

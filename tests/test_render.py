@@ -1092,3 +1092,51 @@ def test_breakable_titles_wrap_only_after_a_slash_dash_or_underscore() -> None:
     assert str(breakable("Parasympathetic/Sympathetic <b>x-y</b> a - b")) == (
         "Parasympathetic/<wbr>Sympathetic &lt;b&gt;x-<wbr>y&lt;/b&gt; a - b"
     )
+
+
+def test_a_blocked_logo_shows_its_alt_text_styled_as_the_name_instead_of_it(
+    sample: Series,
+) -> None:
+    email = render_issue(sample, sample.issues[0], settings(logo_url=LOGO, logo_alt="Quiet Hours"))
+    page = parse(email.html)
+    assert page.find_class("nl-brand") == []  # the logo stands for the name, not above it
+    [logo] = page.iter("img")
+    style = logo.get("style").replace(" ", "")
+    assert logo.get("alt") == "Quiet Hours"
+    for rule in ("font-size:15px", "font-weight:700", "letter-spacing:0.08em", "color:#2f6f5e"):
+        assert rule in style
+    assert "font-family:-apple-system" in style
+    assert "text-decoration:none" in logo.getparent().get("style").replace(" ", "")
+    plain = parse(render_issue(sample, sample.issues[0], settings()).html)
+    [brand] = plain.find_class("nl-brand")
+    assert brand.text_content() == "Body & Mind Notes"
+
+
+def test_the_heading_size_steps_down_in_the_inline_style() -> None:
+    series = split_post(titled("Trees", "Regulation of the Parasympathetic/Sympathetic"))
+    email = render_issue(series, series.issues[0], settings())
+    [h1] = parse(email.html).iter("h1")
+    style = h1.get("style")
+    assert "font:700 26px/1.2 -apple-system" in style  # for clients without clamp()
+    assert style.index("font:700") < style.index("font-size:clamp(22px, 7vw, 30px)")
+    assert "Parasympathetic/<wbr>" in email.html  # lxml writes it <wbr></wbr>, which is harmless
+
+
+def test_build_warns_when_read_the_whole_post_would_go_to_the_home_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text('[newsletter]\nsite_url = "https://bodyandmind.net"\n', encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert main(["--config", str(config), "build", str(SAMPLE), "-o", out]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f'{SAMPLE}: warning: the post has no URL of its own, so "Read the whole post" goes to '
+        "the site's home page (https://bodyandmind.net): give the post's address with --url or "
+        "front matter url"
+    ) in err.splitlines()
+    url = "https://bodyandmind.net/massage/"
+    assert main(["--config", str(config), "build", str(SAMPLE), "--url", url, "-o", out]) == 0
+    assert "no URL of its own" not in capsys.readouterr().err
+    assert main(["--config", str(config), "split", str(SAMPLE)]) == 0  # split links nowhere
+    assert "no URL of its own" not in capsys.readouterr().err

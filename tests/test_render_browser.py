@@ -198,7 +198,8 @@ def test_the_preheader_is_hidden_in_the_open_email(browser: Any, built: Path, nu
     context, page, _ = open_page(browser, email_file(built, number), 375, "light")
     try:
         assert page.locator(".nl-preheader").first.bounding_box() is None
-        assert page.evaluate("document.body.innerText").lstrip().startswith("Body & Mind Notes")
+        shown = page.evaluate("document.body.innerText").lstrip().lower()
+        assert shown.startswith(f"part {number} of 5")  # the logo above it has no text
     finally:
         context.close()
 

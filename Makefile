@@ -46,7 +46,7 @@ golden: setup
 	NEWSLETTER_UPDATE_GOLDEN=1 $(BIN)/pytest tests -k golden
 
 screenshots: setup
-	$(BIN)/python bench/screenshots.py $(SAMPLE) --issue 3 --out docs
+	$(BIN)/python bench/screenshots.py $(SAMPLE) --issue 1 --out docs
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache

@@ -1140,3 +1140,31 @@ def test_build_warns_when_read_the_whole_post_would_go_to_the_home_page(
     assert "no URL of its own" not in capsys.readouterr().err
     assert main(["--config", str(config), "split", str(SAMPLE)]) == 0  # split links nowhere
     assert "no URL of its own" not in capsys.readouterr().err
+
+
+def test_schedule_renders_the_series_list_with_each_issues_date(
+    tmp_path: Path, sample: Series
+) -> None:
+    import datetime as dt
+
+    from newsletter import service
+    from newsletter.config import OutboxSettings
+    from newsletter.outbox import Outbox
+
+    queued = dataclasses.replace(
+        settings(), outbox=OutboxSettings(path=str(tmp_path / "o.sqlite3")), base_dir=tmp_path
+    )
+    now = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    when = service.timing(queued, now, start="2025-03-03", at="09:00", tz="America/New_York")
+    service.queue_series(sample, queued, when, now=now)
+    with Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        first = outbox.due_issues(now + dt.timedelta(weeks=10))[0]
+    assert first.number == 1
+    [box] = parse(first.email.html).find_class("nl-series-box")
+    assert [li.text_content().rsplit("(", 1)[1] for li in box.iter("li")][1:] == [
+        "Mon 10 Mar)",
+        "Mon 17 Mar)",
+        "Mon 24 Mar)",
+        "Mon 31 Mar)",
+    ]
+    assert "2. Impact on Hormones and Neurotransmitters (Mon 10 Mar)" in first.email.text

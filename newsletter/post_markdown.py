@@ -83,7 +83,9 @@ def block_markdown(block: Block) -> str:
         return "> " + _escape_start(spans_markdown(block.spans))
     if block.kind == "img":
         alt = escape(block.text).replace("\n", " ")
-        return f"![{alt}]({block.src})" if block.src else ""
+        caption = " ".join("".join(s.text for s in block.caption).split()).replace('"', "'")
+        title = f' "{caption}"' if caption else ""
+        return f"![{alt}]({block.src}{title})" if block.src else ""
     return _escape_start(spans_markdown(block.spans))
 
 
@@ -94,7 +96,7 @@ def _heading(text: str) -> str:
 
 def _front_matter(post: Post) -> str:
     data: dict[str, object] = {"title": post.title}
-    for key in ("author", "date", "url"):
+    for key in ("author", "date", "url", "series"):
         value = getattr(post, key)
         if value:
             data[key] = value

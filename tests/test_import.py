@@ -160,3 +160,39 @@ def test_import_of_a_url_and_its_errors(web: Web, tmp_path: Path) -> None:
     r = run("split", missing)
     assert r.returncode == 1
     assert r.stderr.strip() == f"newsletter: error: {missing}: 404 Not Found"
+
+
+def test_pictures_keep_their_size_and_caption_and_the_series_its_name(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<html><head><title>Two walks</title></head><body><article><h1>Two walks</h1>"
+        "<p>Two walks near town that take an afternoon each, with a pub at the end.</p>"
+        "<h2>The river path</h2><figure><img src='https://img.example.org/river.jpg' "
+        "alt='The river at dusk' width='640' height='427'><figcaption>The weir, looking "
+        "north</figcaption></figure><p>Follow the river from the bridge to the weir and back "
+        "along the old towpath, about six miles on the flat.</p>"
+        "<h2>The hill fort</h2><p>A short steep climb to the ramparts, then a long ridge "
+        "walk with views over three counties on a clear day.</p></article></body></html>",
+        encoding="utf-8",
+    )
+    post = read_post(str(page))
+    picture = next(b for b in post.sections[0].blocks if b.kind == "img")
+    assert (picture.src, picture.text, picture.width, picture.height) == (
+        "https://img.example.org/river.jpg",
+        "The river at dusk",
+        640,
+        427,
+    )
+    assert "".join(s.text for s in picture.caption) == "The weir, looking north"
+    md = tmp_path / "p.md"
+    md.write_text(post_markdown(post), encoding="utf-8")
+    assert '![The river at dusk](https://img.example.org/river.jpg "The weir, looking north")' in (
+        md.read_text(encoding="utf-8")
+    )
+    again = next(b for b in read_post(str(md)).sections[0].blocks if b.kind == "img")
+    assert "".join(s.text for s in again.caption) == "The weir, looking north"
+    series = tmp_path / "s.md"
+    series.write_text(
+        "---\ntitle: T\nseries: Walks\n---\n\n## A\n\nText.\n\n## B\n\nText.\n", "utf-8"
+    )
+    assert read_post(str(series)).series == "Walks"

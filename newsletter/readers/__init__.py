@@ -210,6 +210,7 @@ def parse_source(src: Source) -> Post:
         date=plain(meta.date or "") or None,
         tags=tuple(t for t in (plain(t) for t in meta.tags) if t),
         summary=plain(meta.summary or "") or None,
+        series=plain(meta.series or "") or None,
     )
     found = tuple(warnings) + tuple(text_warnings(post, scraped=src.fmt == "text"))
     return dataclasses.replace(post, warnings=tuple(sorted(found, key=lambda w: w.line)))

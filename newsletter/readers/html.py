@@ -30,8 +30,8 @@ from .outline import phrases, starts_with_phrase, words
 
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never article text: machinery, forms and page furniture, dropped with everything inside.
-# figcaption goes too: captions are photo credits and restated alt text ("1/12 …"), which read as
-# noise in an email and look like short heading lines to the outline; the picture is kept.
+# figcaption goes too as text: a caption read as a paragraph looks like a short heading line to
+# the outline; it is kept as its picture's caption instead.
 _DROP_TAGS = {
     "script", "style", "noscript", "template", "iframe", "svg", "math", "canvas", "object",
     "embed", "video", "audio", "map", "nav", "form", "button", "input",
@@ -896,7 +896,17 @@ class _Reader:
         alt = _norm(el.get("alt") or "")
         line = el.sourceline or 0
         spans = (Span(alt),) if alt else ()
-        return Node(Block("img", spans, src=url, line=line), line=line)
+        caption = _figure_caption(el)
+        block = Block(
+            "img",
+            spans,
+            src=url,
+            line=line,
+            width=_pixels(el.get("width")),
+            height=_pixels(el.get("height")),
+            caption=(Span(caption),) if caption and caption != alt else (),
+        )
+        return Node(block, line=line)
 
     # --- output ------------------------------------------------------------------------------
 
@@ -967,6 +977,21 @@ def _weight_bold(value: str, default: bool) -> bool:
     if value.isdecimal():
         return int(value) >= 600
     return default
+
+
+def _pixels(value: str | None) -> int:
+    """An <img> width or height in CSS pixels ("640", "640px"); 0 when not given as such."""
+    v = (value or "").strip().removesuffix("px")
+    return int(v) if v.isdecimal() else 0
+
+
+def _figure_caption(el: Any) -> str:
+    """The caption of the figure a picture sits in: it stays with the picture, not the text."""
+    for parent in el.iterancestors():
+        if _tag(parent) == "figure":
+            cap = next((c for c in parent.iter("figcaption")), None)
+            return _norm(cap.text_content()) if cap is not None else ""
+    return ""
 
 
 def _image_src(el: Any) -> str | None:

@@ -131,7 +131,13 @@ def _only_images(token: Token) -> bool:
 def _images(token: Token, line: int) -> list[Block]:
     """A paragraph of pictures as image blocks (alt text and address)."""
     return [
-        Block("img", (Span(c.content or ""),), line=line, src=str(c.attrs.get("src", "")))
+        Block(
+            "img",
+            (Span(c.content or ""),),
+            line=line,
+            src=str(c.attrs.get("src", "")),
+            caption=(Span(str(c.attrs["title"])),) if c.attrs.get("title") else (),
+        )
         for c in token.children or []
         if c.type == "image" and c.attrs.get("src")
     ]
@@ -278,6 +284,7 @@ _KEYS = {
     "summary": "summary", "description": "summary", "excerpt": "summary",
     "zusammenfassung": "summary", "résumé": "summary", "resumen": "summary",
     "lang": "language", "language": "language", "sprache": "language", "langue": "language",
+    "series": "series", "serie": "series", "série": "series", "reihe": "series",
 }  # fmt: skip
 
 
@@ -323,7 +330,10 @@ def _meta(data: dict[str, Any], source: str) -> PageMeta:
         name = _KEYS.get(str(key).lower())
         if name and name not in std and value not in (None, "", []):
             std[name] = value
-    for key in ("title", "date", "url", "summary", "language"):
+    series = std.get("series")
+    if isinstance(series, list):  # a Hugo taxonomy: the post's first series names it
+        std["series"] = next((str(x) for x in series if isinstance(x, str | int)), None)
+    for key in ("title", "date", "url", "summary", "language", "series"):
         if isinstance(std.get(key), list | dict):
             raise PostError(f"{source}: front matter {key} must be text, not a list or a mapping")
     tags = std.get("tags") or ()
@@ -344,6 +354,7 @@ def _meta(data: dict[str, Any], source: str) -> PageMeta:
         tags=tuple(str(t) for t in tags if isinstance(t, str | int)),
         summary=_str(std, "summary"),
         language=_str(std, "language"),
+        series=_str(std, "series"),
     )
 
 

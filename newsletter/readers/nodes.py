@@ -41,3 +41,4 @@ class PageMeta:
     tags: tuple[str, ...] = ()
     summary: str | None = None
     language: str | None = None
+    series: str | None = None  # the series' short name, for subjects (front matter `series:`)

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,9 @@ from newsletter.errors import PostError
 from newsletter.model import Post, blocks_text
 from newsletter.readers import read_post
 from newsletter.series import series_json, split_post
+from tests.sidecars import POST_SUFFIXES, Shape, collapse, shapes
 
 SHAPES = Path(__file__).parent / "posts" / "shapes"
-POST_SUFFIXES = (".txt", ".md", ".html")
-SIDECAR = ".expected.json"
 # How far into issue 1's intro its first words may sit: room for a dateline or a key-points
 # box above the first paragraph, not for an intro that starts somewhere else.
 INTRO_START_WITHIN = 300
@@ -42,37 +39,7 @@ KEYS = {"title", "sections", "conclusion_heading", "intro_starts", "absent"}
 OPTIONAL_KEYS = {"warning"}
 
 
-def collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class Shape:
-    post: Path
-    expected: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return self.post.name
-
-
-def _post_for(sidecar: Path) -> Path:
-    stem = sidecar.name[: -len(SIDECAR)]
-    found = [SHAPES / f"{stem}{suffix}" for suffix in POST_SUFFIXES]
-    found = [p for p in found if p.exists()]
-    assert len(found) == 1, f"{sidecar.name}: expected one post beside it, found {found}"
-    return found[0]
-
-
-def _shapes() -> list[Shape]:
-    out = []
-    for sidecar in sorted(SHAPES.glob(f"*{SIDECAR}")):
-        expected = json.loads(sidecar.read_text(encoding="utf-8"))
-        out.append(Shape(_post_for(sidecar), expected))
-    return out
-
-
-ALL = _shapes()
+ALL = shapes(SHAPES)
 
 
 def params(shapes: list[Shape]) -> pytest.MarkDecorator:

@@ -16,53 +16,20 @@ The sidecars say what is right, not what the readers do today: never edit one to
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from newsletter.errors import PostError
 from newsletter.model import Post
 from newsletter.readers import read_post
+from tests.sidecars import POST_SUFFIXES, Shape, collapse, shapes
 
 SHAPES = Path(__file__).parent / "posts" / "shapes2"
-POST_SUFFIXES = (".txt", ".md", ".html")
-SIDECAR = ".expected.json"
 KEYS = {"title", "sections", "conclusion_heading"}
 
 
-def collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class Shape:
-    post: Path
-    expected: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return self.post.name
-
-
-def _post_for(sidecar: Path) -> Path:
-    stem = sidecar.name[: -len(SIDECAR)]
-    found = [SHAPES / f"{stem}{suffix}" for suffix in POST_SUFFIXES]
-    found = [p for p in found if p.exists()]
-    assert len(found) == 1, f"{sidecar.name}: expected one post beside it, found {found}"
-    return found[0]
-
-
-def _shapes() -> list[Shape]:
-    return [
-        Shape(_post_for(sidecar), json.loads(sidecar.read_text(encoding="utf-8")))
-        for sidecar in sorted(SHAPES.glob(f"*{SIDECAR}"))
-    ]
-
-
-ALL = _shapes()
+ALL = shapes(SHAPES)
 WITH_CONCLUSION = [s for s in ALL if s.expected["conclusion_heading"]]
 
 # What the readers get wrong today, and why: each case must still fail (strict), so the day a

@@ -1,0 +1,42 @@
+"""Our own posts with their sidecars (NAME.expected.json beside NAME.txt|.md|.html): the split a
+careful editor would make of each, shared by tests/test_shapes.py and tests/test_shapes2.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+POST_SUFFIXES = (".txt", ".md", ".html")
+SIDECAR = ".expected.json"
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Shape:
+    post: Path
+    expected: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.post.name
+
+
+def _post_for(sidecar: Path) -> Path:
+    stem = sidecar.name[: -len(SIDECAR)]
+    found = [sidecar.parent / f"{stem}{suffix}" for suffix in POST_SUFFIXES]
+    found = [p for p in found if p.exists()]
+    assert len(found) == 1, f"{sidecar.name}: expected one post beside it, found {found}"
+    return found[0]
+
+
+def shapes(folder: Path) -> list[Shape]:
+    """Every post in `folder` with the split its sidecar expects."""
+    return [
+        Shape(_post_for(sidecar), json.loads(sidecar.read_text(encoding="utf-8")))
+        for sidecar in sorted(folder.glob(f"*{SIDECAR}"))
+    ]

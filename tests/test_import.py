@@ -193,6 +193,6 @@ def test_pictures_keep_their_size_and_caption_and_the_series_its_name(tmp_path: 
     assert "".join(s.text for s in again.caption) == "The weir, looking north"
     series = tmp_path / "s.md"
     series.write_text(
-        "---\ntitle: T\nseries: Walks\n---\n\n## A\n\nText.\n\n## B\n\nText.\n", "utf-8"
+        "---\ntitle: T\nseries: Walks\n---\n\n## Up\n\nText.\n\n## Down\n\nText.\n", "utf-8"
     )
     assert read_post(str(series)).series == "Walks"

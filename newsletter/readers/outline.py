@@ -61,6 +61,8 @@ TOC_LABEL_RATIO = 0.6
 CLOSING_WINDOW = 2
 # Marks that open headings in Japanese and Chinese blogs ("■ まとめ"): a form of their own.
 HEADING_MARKS = frozenset("■□◆◇●○▼▽▶►★☆【◎")
+# A heading has at least two letters or digits (a lone glyph is an icon).
+MIN_HEADING_CHARS = 2
 # A series has at least two issues; past this many "sections" a group is a list, not a series.
 MIN_SECTIONS, MAX_SECTIONS = 2, 40
 
@@ -357,8 +359,8 @@ def candidates(nodes: Sequence[Node]) -> list[Candidate]:
     for i, node in enumerate(nodes):
         b = node.block
         text = " ".join(node.text.split())
-        if not text:
-            continue
+        if len(re.findall(r"[^\W_]", text)) < MIN_HEADING_CHARS and not _CJK_CHAR.search(text):
+            continue  # "S", "»": an icon font's glyph, not a heading
         num = numbering(text)
         if b.kind == "h":
             out.append(Candidate(i, ("h", node.level), text, num))

@@ -105,6 +105,11 @@ def test_sample_split_golden(sample: dict) -> None:  # type: ignore[type-arg]
     ("post", "title", "sections"),
     [
         (
+            "icon-glyph-headings.html",
+            "Three Desk Plants for Dark Offices",
+            ["Snake plant", "Pothos", "ZZ plant"],
+        ),
+        (
             "toc-section.md",
             "A Tidy Terminal",
             ["Prompt & colours", "History", "Aliases", "Completion"],

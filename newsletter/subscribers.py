@@ -1,8 +1,9 @@
 """The subscriber list: a CSV file read as a stream, validated, with duplicates yielded once.
 
-A list may hold a million rows, so nothing here keeps the whole list in memory: rows are read one
-at a time, and duplicates are found through a private on-disk SQLite table rather than a Python
-set of every address seen.
+Each row is exactly one line: a stray quote costs its own row (a warning), never the next
+reader's. A list may hold a million rows, so nothing here keeps the whole list in memory: rows
+are read one at a time, and duplicates are found through a private on-disk SQLite table rather
+than a Python set of every address seen.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def read_subscribers(
 ) -> Iterator[Subscriber]:
     """Open and check the header now (errors name the file), then stream the valid rows.
 
-    Invalid rows and duplicates go to `on_warning` with their line number and are skipped.
+    Invalid rows and duplicates go to `on_warning` with their line number and are skipped, and
+    so does every row it cannot read safely: quoting that runs past the line, a field count
+    that is not the header's, a NUL byte, a name holding a line break or an address.
     """
     try:
         handle = path.open("rb")
@@ -117,7 +120,8 @@ def read_subscribers(
                 f"{path}: the subscriber list is empty; it needs an 'email' header line"
             )
         dialect = _dialect(header_line)
-        reader = csv.reader(lines, dialect)
+        rows = _OneLine(lines)
+        reader = csv.reader(rows, dialect)
         header = next(csv.reader([header_line], dialect), [])
         columns = [h.strip().lower() for h in header]
         if "email" not in columns:
@@ -128,7 +132,7 @@ def read_subscribers(
     except BaseException:
         handle.close()
         raise
-    return _rows(path, handle, reader, header, columns, on_warning, dedupe)
+    return _rows(path, handle, rows, reader, header, columns, on_warning, dedupe)
 
 
 def _lines(handle: BinaryIO, path: Path) -> Iterator[str]:
@@ -141,6 +145,52 @@ def _lines(handle: BinaryIO, path: Path) -> Iterator[str]:
                 f"{path}:{number}: not UTF-8 text ({e.reason} at column {e.start + 1}); "
                 "save the list as UTF-8 CSV"
             ) from None
+
+
+class _OneLine:
+    """The lines of the list, handed to `csv.reader` one row's line at a time.
+
+    A stray quote would make the csv module read on into the next lines and merge them into
+    one row (a reader lost, their address in someone's name). Here a row gets exactly its own
+    line: when the parser asks for another, it is told the data ended, and the row is flagged.
+    """
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._budget = 0
+        self.number = 1  # the header's
+        self.overran = False
+
+    def __iter__(self) -> _OneLine:
+        return self
+
+    def __next__(self) -> str:
+        if self._budget == 0:
+            self.overran = True
+            raise StopIteration
+        self._budget = 0
+        line = next(self._lines)
+        self.number += 1
+        return line
+
+    def next_row(self, reader: Reader) -> list[str]:
+        """The next line's row (StopIteration at the end); `overran` says its quoting did."""
+        self._budget = 1
+        self.overran = False
+        return next(reader)
+
+
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a name cannot go into a greeting or a To: header as it is, or None."""
+    if _LINE_BREAK.search(name):
+        return "holds a line break"
+    if _ADDRESS.search(name):
+        return "holds an email address"
+    return None
 
 
 def _dialect(header_line: str) -> type[csv.Dialect]:
@@ -160,6 +210,7 @@ def _dialect(header_line: str) -> type[csv.Dialect]:
 def _rows(
     path: Path,
     handle: BinaryIO,
+    lines: _OneLine,
     reader: Reader,
     header: list[str],
     columns: list[str],
@@ -178,36 +229,49 @@ def _rows(
         if on_warning is not None:
             on_warning(TextWarning(source, line, message))
 
-    line = 1  # the header
     try:
         while True:
-            start = line + 1
             try:
-                row = next(reader)
+                row = lines.next_row(reader)
             except StopIteration:
                 return
             except csv.Error as e:
-                raise SubscriberError(f"{path}:{start}: broken CSV ({e})") from None
-            line = reader.line_num + 1
+                warn(lines.number, f"not readable as CSV ({e}); row skipped")
+                continue
+            line = lines.number
+            if lines.overran:
+                warn(line, "a quote opened on this line is not closed on it; row skipped")
+                continue
             if not any(cell.strip() for cell in row):
                 continue
-            raw = row[email_at].strip() if email_at < len(row) else ""
+            if any("\x00" in cell for cell in row):
+                warn(line, "holds a NUL byte; row skipped")
+                continue
+            if len(row) != len(header):
+                warn(line, f"{len(row)} field(s) where the header has {len(header)}; row skipped")
+                continue
+            raw = row[email_at].strip()
             if not raw:
-                warn(start, "no email address; row skipped")
+                warn(line, "no email address; row skipped")
                 continue
             try:
                 address = normalize_email(raw)
             except ValueError as e:
-                warn(start, f"invalid email address {raw!r} ({e}); row skipped")
+                warn(line, f"invalid email address {raw!r} ({e}); row skipped")
+                continue
+            name_cell = row[name_at] if name_at is not None else ""
+            refused = _name_problem(name_cell)
+            if refused:
+                warn(line, f"the name {refused}; row skipped")
                 continue
             if seen is not None:
-                first = seen.add(email_key(address), start)
+                first = seen.add(email_key(address), line)
                 if first is not None:
-                    warn(start, f"duplicate of line {first} ({address}); row skipped")
+                    warn(line, f"duplicate of line {first} ({address}); row skipped")
                     continue
-            name = clean_name(row[name_at]) if name_at is not None and name_at < len(row) else None
-            fields = tuple((key, row[i]) for i, key in extra_at if i < len(row))
-            yield Subscriber(email=address, name=name, fields=fields, line=start)
+            name = clean_name(name_cell) if name_at is not None else None
+            fields = tuple((key, row[i]) for i, key in extra_at)
+            yield Subscriber(email=address, name=name, fields=fields, line=line)
     finally:
         handle.close()
         if seen is not None:

@@ -403,6 +403,29 @@ def test_invalid_rows_are_warned_with_line_numbers_and_the_rest_sent(
     assert Counter(m.rcpt_tos[0] for m in smtp_server.messages) == Counter(emails)
 
 
+def test_a_stray_quote_warns_with_its_line_and_swallows_nobody(
+    tmp_path: Path, smtp_server: SmtpTestServer
+) -> None:
+    ws = Workspace(tmp_path, smtp_server)
+    emails = ws.subscribers(6)
+    text = ws.csv.read_text(encoding="utf-8")
+    ws.csv.write_text(text.replace(f"{emails[2]},Reader 2", f"{emails[2]},\"O'Brien, Pat"))
+    ws.schedule()
+    code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
+    assert code == 0, err
+    assert (
+        "subscribers.csv:4: warning: a quote opened on this line is not closed on it; row skipped"
+        in err
+    )
+    got = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
+    assert got == Counter(e for e in emails if e != emails[2])
+    for m in smtp_server.messages:
+        part = m.parsed().get_body(("plain",))
+        assert part is not None
+        body = part.get_content()
+        assert not any(e in body for e in emails if e != m.rcpt_tos[0]), m.rcpt_tos[0]
+
+
 def test_extra_columns_of_the_list_reach_each_recipients_message(
     tmp_path: Path, smtp_server: SmtpTestServer
 ) -> None:

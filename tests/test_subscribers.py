@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -90,21 +91,130 @@ def test_duplicates_are_case_insensitive_and_yielded_once(tmp_path: Path) -> Non
     assert all("duplicate of line 2" in w.message for w in warnings)
 
 
-def test_multiline_quoted_field_keeps_line_numbers_right(tmp_path: Path) -> None:
+def test_quoting_that_runs_past_its_line_is_a_warning_not_a_merged_row(tmp_path: Path) -> None:
+    """A row is its own line: a quoted field that would go on is skipped, the next line read."""
     path = write(
         tmp_path,
         'email,name,note\na@example.com,A,"two\nlines"\nbad,B,x\nc@example.com,C,y\n',
     )
     rows, warnings = read(path)
-    assert [r[3] for r in rows] == [2, 5]
-    assert [w.line for w in warnings] == [4]
-    assert rows[0][2] == {"note": "two\nlines"}
+    assert [(r[0], r[3]) for r in rows] == [("c@example.com", 5)]
+    assert [w.line for w in warnings] == [2, 3, 4]
+    assert "a quote opened on this line is not closed on it; row skipped" in warnings[0].message
+    assert "1 field(s) where the header has 3" in warnings[1].message
 
 
-def test_name_with_line_breaks_is_folded(tmp_path: Path) -> None:
-    path = write(tmp_path, 'email,name\nx@example.com,"Eve\r\nBcc: victim@example.com"\n')
-    rows, _ = read(path)
-    assert rows[0][1] == "Eve Bcc: victim@example.com"
+def test_a_stray_quote_in_row_501_of_1000_costs_that_row_only(tmp_path: Path) -> None:
+    """The hostile case of issue 10: r00500's stray quote used to swallow r00501 into a name."""
+    lines = [f"r{i:05d}@example.com,Reader {i}\n" for i in range(1000)]
+    lines[500] = "r00500@example.com,\"O'Brien, Pat\n"  # data row 501, file line 502
+    path = write(tmp_path, "email,name\n" + "".join(lines))
+    rows, warnings = read(path)
+    assert len(rows) == 999
+    emails = {r[0] for r in rows}
+    assert "r00501@example.com" in emails and "r00500@example.com" not in emails
+    assert [(w.line, w.message) for w in warnings] == [
+        (502, "a quote opened on this line is not closed on it; row skipped")
+    ]
+    assert str(warnings[0]).startswith(f"{path}:502: warning: ")
+    assert not any("@" in (r[1] or "") for r in rows)
+    assert [r[3] for r in rows] == [n for n in range(2, 1002) if n != 502]
+
+
+def test_fields_that_do_not_match_the_header_are_skipped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,city\n"
+        "a@example.com,A,Cork\n"
+        "b@example.com,B\n"
+        "c@example.com,C,Cork,extra\n"
+        "d@example.com,D,Derry\n",
+    )
+    rows, warnings = read(path)
+    assert [r[0] for r in rows] == ["a@example.com", "d@example.com"]
+    assert [(w.line, w.message) for w in warnings] == [
+        (3, "2 field(s) where the header has 3; row skipped"),
+        (4, "4 field(s) where the header has 3; row skipped"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ('"Eve\rBcc: victim@example.com"', "holds a line break"),
+        ("Eve\u2028Bcc", "holds a line break"),
+        ("Eve\x85Bcc", "holds a line break"),
+        ("O'Brien Pat r00501@example.com", "holds an email address"),
+        ('"Pat <pat@example.org>"', "holds an email address"),
+    ],
+)
+def test_a_name_with_a_line_break_or_an_address_is_skipped(
+    tmp_path: Path, name: str, why: str
+) -> None:
+    path = write(tmp_path, f"email,name\nx@example.com,{name}\ny@example.com,Yve\n")
+    rows, warnings = read(path)
+    assert [(r[0], r[1]) for r in rows] == [("y@example.com", "Yve")]
+    assert [(w.line, w.message) for w in warnings] == [(2, f"the name {why}; row skipped")]
+
+
+def test_a_skipped_row_does_not_count_as_the_first_of_a_duplicate(tmp_path: Path) -> None:
+    path = write(tmp_path, "email,name\nx@example.com,Eve x@example.com\nX@example.com,Eve\n")
+    rows, warnings = read(path)
+    assert [(r[0], r[3]) for r in rows] == [("X@example.com", 3)]
+    assert [w.line for w in warnings] == [2]
+
+
+def test_bom_crlf_and_nul_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfemail,name\r\n"
+        b"a@example.com,Ann\r\n"
+        b"b@example.com,B\x00b\r\n"
+        b"c\x00@example.com,C\r\n"
+        b'd@example.com,"Dee, Dr"\r\n'
+        b'e@example.com,"Eve\r\n'
+        b"f@example.com,Fay\r\n"
+        b"\r\n"
+        b"g@example.com,Gus"  # no line end at all
+    )
+    rows, warnings = read(path)
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("a@example.com", "Ann", 2),
+        ("d@example.com", "Dee, Dr", 5),
+        ("f@example.com", "Fay", 7),
+        ("g@example.com", "Gus", 9),
+    ]
+    assert [(w.line, w.message) for w in warnings] == [
+        (3, "holds a NUL byte; row skipped"),
+        (4, "holds a NUL byte; row skipped"),
+        (6, "a quote opened on this line is not closed on it; row skipped"),
+    ]
+
+
+def test_a_quote_left_open_on_the_last_line_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name\na@example.com,A\nb@example.com,"B')
+    rows, warnings = read(path)
+    assert [r[0] for r in rows] == ["a@example.com"]
+    assert [w.line for w in warnings] == [3]
+
+
+def test_fifty_thousand_rows_are_read_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email,name,city\r\n")
+        for i in range(50_000):
+            f.write(f'reader{i:05d}@example.com,"Reader {i}, Jr",Springfield\r\n')
+    started = time.perf_counter()
+    rows, warnings = read(path)
+    took = time.perf_counter() - started
+    assert len(rows) == 50_000 and warnings == []
+    assert rows[-1] == (
+        "reader49999@example.com",
+        "Reader 49999, Jr",
+        {"city": "Springfield"},
+        50_001,
+    )
+    assert took < 10, took
 
 
 def test_semicolon_lists_and_bom_and_unicode(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import jinja2
 from markupsafe import escape
 
 from .errors import NewsletterError
+from .localhttp import LocalHandler, LocalServer
 from .model import Series, TextWarning
 
 SAMPLE_NAME = "Sam Reader"
@@ -214,9 +214,11 @@ def changed(paths: Path | Callable[[], Iterable[Path]]) -> Callable[[], bool]:
     return check
 
 
-class PreviewServer(ThreadingHTTPServer):
+class PreviewServer(LocalServer):
     """Serves the pages that `build` returns; `build` is called again when `stale()` says so,
-    checked every `poll` seconds and on every load of the page, and each open page is told."""
+    checked every `poll` seconds and on every load of the page, and each open page is told.
+
+    Only its own address and localhost (with its port) are answered: DNS rebinding."""
 
     daemon_threads = True
 
@@ -295,7 +297,7 @@ class PreviewServer(ThreadingHTTPServer):
             return ctype, body
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     server: PreviewServer
 
     def do_GET(self) -> None:

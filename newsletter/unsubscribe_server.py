@@ -3,21 +3,18 @@
 GET never unsubscribes: mail scanners and link previewers fetch links nobody clicked, so a GET
 only shows a page whose button POSTs back. A POST (that button, or a mail provider's RFC 8058
 one-click request) whose token verifies adds the address to the outbox's suppression list.
-It binds to 127.0.0.1 by default: a reverse proxy in front terminates HTTPS.
+It binds to 127.0.0.1 by default: a reverse proxy in front terminates HTTPS. It answers only its
+own address, localhost and the public host of the unsubscribe links in `Host:` (DNS rebinding).
 """
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from markupsafe import Markup
@@ -25,12 +22,12 @@ from markupsafe import Markup
 from .config import Settings
 from .errors import ConfigError, NewsletterError
 from .links import unsubscribe_base_url
+from .localhttp import LocalHandler, LocalServer
 from .outbox import Outbox, outbox_path
 from .unsubscribe import address_from_url
 
 BODY_MAX = 4096  # a one-click body is 26 bytes; anything past this is not for us
 DRAIN_MAX = 64 * 1024  # oversized bodies up to this are read first, so the client sees the 413
-READ_TIMEOUT = 10  # seconds a client may take to send its request
 
 _HEADERS = (
     ("Cache-Control", "no-store"),
@@ -54,6 +51,7 @@ class Endpoint:
     outbox: Path
     secret: bytes = field(repr=False)
     language: str = "en"
+    hosts: tuple[tuple[str, int], ...] = ()  # the links' public (host, port): a proxy passes it
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,11 @@ def endpoint(settings: Settings, secret: bytes) -> Endpoint:
     """The path of the configured unsubscribe URL, checked: the links already sent point there."""
     url = unsubscribe_base_url(settings)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
         raise ConfigError(
             f"{settings.source}: unsubscribe links would point to {url!r}, which is not an "
             "http(s) URL; set [newsletter] site_url or unsubscribe_url"
@@ -89,6 +91,7 @@ def endpoint(settings: Settings, secret: bytes) -> Endpoint:
         outbox=outbox_path(settings),
         secret=secret,
         language=settings.newsletter.language,
+        hosts=((parts.hostname, port),),
     )
 
 
@@ -157,7 +160,7 @@ def is_form(body: bytes) -> bool:
 # -- the server ---------------------------------------------------------------------------------
 
 
-class UnsubscribeServer(ThreadingHTTPServer):
+class UnsubscribeServer(LocalServer):
     """Answers one path; each request that unsubscribes opens its own Outbox.
 
     Why a connection per request rather than one shared behind a lock: an sqlite3 connection
@@ -168,7 +171,7 @@ class UnsubscribeServer(ThreadingHTTPServer):
     transaction, so a crash or Ctrl-C leaves every suppression either whole or not begun.
     """
 
-    daemon_threads = False  # server_close() lets the requests in flight finish their commit
+    daemon_threads = False  # server_close() lets the requests holding a commit finish it
     block_on_close = True
 
     def __init__(
@@ -185,7 +188,7 @@ class UnsubscribeServer(ThreadingHTTPServer):
         self._on_unsubscribe = on_unsubscribe
         self._on_error = on_error
         self._report_lock = threading.Lock()  # one caller line at a time, never interleaved
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, public=site.hosts)
 
     @property
     def url(self) -> str:
@@ -205,20 +208,11 @@ class UnsubscribeServer(ThreadingHTTPServer):
         with self._report_lock:
             self._on_error(message)
 
-    def handle_error(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """A client that hangs up mid-request is no error of ours; anything else is a bug."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     server: UnsubscribeServer
     server_version = "newsletter"
     sys_version = ""
-    timeout = READ_TIMEOUT
 
     def do_GET(self) -> None:
         self._send(self._get(), body=True)
@@ -243,6 +237,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(invalid_page(site))
             else:
                 self._send(_text(HTTPStatus.BAD_REQUEST, "this unsubscribe link is not valid"))
+            return
+        if not self.server.hold(self.connection):  # stopping: nothing begun, nothing lost
+            self.close_connection = True
+            self._send(_text(HTTPStatus.SERVICE_UNAVAILABLE, "try again later"))
             return
         try:
             self.server.suppress(address, "page" if form else "one-click")
@@ -293,7 +291,11 @@ class _Handler(BaseHTTPRequestHandler):
             if length <= DRAIN_MAX:  # unread bytes would make the close a reset, losing the 413
                 self.rfile.read(length)
             return _text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {BODY_MAX} bytes")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client hung up, or was cut off at a stop
+            self.close_connection = True
+            return _text(HTTPStatus.BAD_REQUEST, "the body was cut short")
+        return body
 
     def _send(self, answer: Answer, *, body: bool = True) -> None:
         self.send_response(answer.status)

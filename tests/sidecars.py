@@ -3,10 +3,17 @@ careful editor would make of each, shared by tests/test_shapes.py and tests/test
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from newsletter.errors import PostError
+from newsletter.model import Post
+from newsletter.readers import read_post
 
 POST_SUFFIXES = (".txt", ".md", ".html")
 SIDECAR = ".expected.json"
@@ -40,3 +47,20 @@ def shapes(folder: Path) -> list[Shape]:
         Shape(_post_for(sidecar), json.loads(sidecar.read_text(encoding="utf-8")))
         for sidecar in sorted(folder.glob(f"*{SIDECAR}"))
     ]
+
+
+@functools.cache
+def _read(path: Path) -> Post | str:
+    """The post, or the reader's error as text (each test then fails with it)."""
+    try:
+        return read_post(str(path))
+    except PostError as e:
+        return f"PostError: {e}"
+
+
+def read(shape: Shape) -> Post:
+    """The post as read once per run, or the test fails saying why the reader gave up."""
+    post = _read(shape.post)
+    if isinstance(post, str):
+        pytest.fail(f"{shape.name}: the reader gave up: {post}")
+    return post

@@ -16,7 +16,6 @@ The sidecars say what is right, not what the readers do today: never edit one to
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 from collections.abc import Iterator
@@ -25,11 +24,9 @@ from typing import Any
 
 import pytest
 
-from newsletter.errors import PostError
 from newsletter.model import Post, blocks_text
-from newsletter.readers import read_post
 from newsletter.series import series_json, split_post
-from tests.sidecars import POST_SUFFIXES, Shape, collapse, shapes
+from tests.sidecars import POST_SUFFIXES, Shape, collapse, read, shapes
 
 SHAPES = Path(__file__).parent / "posts" / "shapes"
 # How far into issue 1's intro its first words may sit: room for a dateline or a key-points
@@ -44,22 +41,6 @@ ALL = shapes(SHAPES)
 
 def params(shapes: list[Shape]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("shape", shapes, ids=[s.name for s in shapes])
-
-
-@functools.cache
-def _read(path: Path) -> Post | str:
-    """The post, or the reader's error as text (each test then fails with it)."""
-    try:
-        return read_post(str(path))
-    except PostError as e:
-        return f"PostError: {e}"
-
-
-def read(shape: Shape) -> Post:
-    post = _read(shape.post)
-    if isinstance(post, str):
-        pytest.fail(f"{shape.name}: the reader gave up: {post}")
-    return post
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -15,15 +15,11 @@ The sidecars say what is right, not what the readers do today: never edit one to
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
 
-from newsletter.errors import PostError
-from newsletter.model import Post
-from newsletter.readers import read_post
-from tests.sidecars import POST_SUFFIXES, Shape, collapse, shapes
+from tests.sidecars import POST_SUFFIXES, Shape, collapse, read, shapes
 
 SHAPES = Path(__file__).parent / "posts" / "shapes2"
 KEYS = {"title", "sections", "conclusion_heading"}
@@ -51,22 +47,6 @@ def params(shapes: list[Shape], check: str = "") -> pytest.MarkDecorator:
         for s in shapes
     ]
     return pytest.mark.parametrize("shape", marked, ids=[s.name for s in shapes])
-
-
-@functools.cache
-def _read(path: Path) -> Post | str:
-    """The post, or the reader's error as text (each test then fails with it)."""
-    try:
-        return read_post(str(path))
-    except PostError as e:
-        return f"PostError: {e}"
-
-
-def read(shape: Shape) -> Post:
-    post = _read(shape.post)
-    if isinstance(post, str):
-        pytest.fail(f"{shape.name}: the reader gave up: {post}")
-    return post
 
 
 # --- the sidecars themselves ---------------------------------------------------------------------

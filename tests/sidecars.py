@@ -64,3 +64,29 @@ def read(shape: Shape) -> Post:
     if isinstance(post, str):
         pytest.fail(f"{shape.name}: the reader gave up: {post}")
     return post
+
+
+def check_sections(shape: Shape) -> None:
+    got = [collapse(s.heading) for s in read(shape).sections]
+    expected = [collapse(s) for s in shape.expected["sections"]]
+    assert got == expected, (
+        f"{shape.name}: sections differ\n  got:      {got}\n  expected: {expected}"
+    )
+
+
+def check_title(shape: Shape) -> None:
+    got = collapse(read(shape).title)
+    expected = collapse(shape.expected["title"])
+    assert got == expected, f"{shape.name}: title {got!r}, expected {expected!r}"
+
+
+def check_conclusion(shape: Shape) -> None:
+    """The heading that opens the closing part (none: null in the sidecar)."""
+    post = read(shape)
+    got = collapse(post.conclusion_heading) if post.conclusion_heading else None
+    expected = shape.expected["conclusion_heading"]
+    expected = collapse(expected) if expected else None
+    assert got == expected, (
+        f"{shape.name}: conclusion heading {got!r}, expected {expected!r}"
+        f" (sections: {[s.heading for s in post.sections]})"
+    )

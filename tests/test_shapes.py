@@ -26,7 +26,16 @@ import pytest
 
 from newsletter.model import Post, blocks_text
 from newsletter.series import series_json, split_post
-from tests.sidecars import POST_SUFFIXES, Shape, collapse, read, shapes
+from tests.sidecars import (
+    POST_SUFFIXES,
+    Shape,
+    check_conclusion,
+    check_sections,
+    check_title,
+    collapse,
+    read,
+    shapes,
+)
 
 SHAPES = Path(__file__).parent / "posts" / "shapes"
 # How far into issue 1's intro its first words may sit: room for a dateline or a key-points
@@ -115,30 +124,17 @@ def test_sidecar_chrome_is_not_article_text(shape: Shape) -> None:
 
 @params(ALL)
 def test_sections(shape: Shape) -> None:
-    got = [collapse(s.heading) for s in read(shape).sections]
-    expected = [collapse(s) for s in shape.expected["sections"]]
-    assert got == expected, (
-        f"{shape.name}: sections differ\n  got:      {got}\n  expected: {expected}"
-    )
+    check_sections(shape)
 
 
 @params(ALL)
 def test_title(shape: Shape) -> None:
-    got = collapse(read(shape).title)
-    expected = collapse(shape.expected["title"])
-    assert got == expected, f"{shape.name}: title {got!r}, expected {expected!r}"
+    check_title(shape)
 
 
 @params(ALL)
 def test_conclusion_heading(shape: Shape) -> None:
-    post = read(shape)
-    got = collapse(post.conclusion_heading) if post.conclusion_heading else None
-    expected = shape.expected["conclusion_heading"]
-    expected = collapse(expected) if expected else None
-    assert got == expected, (
-        f"{shape.name}: conclusion heading {got!r}, expected {expected!r}"
-        f" (sections: {[s.heading for s in post.sections]})"
-    )
+    check_conclusion(shape)
 
 
 @params(ALL)

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.sidecars import POST_SUFFIXES, Shape, collapse, read, shapes
+from tests.sidecars import (
+    POST_SUFFIXES,
+    Shape,
+    check_conclusion,
+    check_sections,
+    check_title,
+    collapse,
+    shapes,
+)
 
 SHAPES = Path(__file__).parent / "posts" / "shapes2"
 KEYS = {"title", "sections", "conclusion_heading"}
@@ -85,26 +93,14 @@ def test_sidecar_quotes_its_post(shape: Shape) -> None:
 
 @params(ALL, "sections")
 def test_sections(shape: Shape) -> None:
-    got = [collapse(s.heading) for s in read(shape).sections]
-    expected = [collapse(s) for s in shape.expected["sections"]]
-    assert got == expected, (
-        f"{shape.name}: sections differ\n  got:      {got}\n  expected: {expected}"
-    )
+    check_sections(shape)
 
 
 @params(ALL, "title")
 def test_title(shape: Shape) -> None:
-    got = collapse(read(shape).title)
-    expected = collapse(shape.expected["title"])
-    assert got == expected, f"{shape.name}: title {got!r}, expected {expected!r}"
+    check_title(shape)
 
 
 @params(WITH_CONCLUSION)
 def test_conclusion_heading(shape: Shape) -> None:
-    post = read(shape)
-    got = collapse(post.conclusion_heading) if post.conclusion_heading else None
-    expected = collapse(shape.expected["conclusion_heading"])
-    assert got == expected, (
-        f"{shape.name}: conclusion heading {got!r}, expected {expected!r}"
-        f" (sections: {[s.heading for s in post.sections]})"
-    )
+    check_conclusion(shape)

@@ -702,6 +702,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(opt("file", metavar="FILE", help="the new backup file (never overwritten)"))
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """copy the outbox to a new file, safely while running
+
+    Copy the outbox into FILE with SQLite's online backup, even while a runner is sending; the
+    copy is checked before it gets its name. The README says how to restore it.
+    """
+    from .outbox import Outbox, outbox_path
+
+    target = Path(args.file)
+    with Outbox.open(outbox_path(settings), create=False) as outbox:
+        series, deliveries = outbox.backup(target)
+    print(f"backed up {outbox.path} to {target}: {series} series, {deliveries} deliveries")
+    return ExitStatus.OK
+
+
 @command(
     opt("--issue", type=int, required=True, metavar="N", help="the issue to send (1 is the first)"),
     opt("--to", required=True, metavar="ADDRESS", help="the address to send it to"),

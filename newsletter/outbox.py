@@ -13,17 +13,20 @@ WAL mode lets the workers (one connection each) and a `status` reader work side 
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .config import Settings
@@ -155,6 +158,64 @@ def outbox_path(settings: Settings) -> Path:
     return settings.path(settings.outbox.path)
 
 
+RESTORE = "stop the runner and restore a backup (see 'Backing up the outbox' in the README)"
+# SQLite's primary result codes that mean more than "something failed".
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+
+
+def failure(path: Path, e: sqlite3.Error) -> OutboxError:
+    """One line for what SQLite said, naming the file and what to do; the change was rolled back."""
+    code = (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in (_BUSY, _LOCKED):
+        return OutboxBusy(f"{path}: the outbox is busy ({e}); try again")
+    if code == _FULL:
+        return OutboxError(
+            f"{path}: the disk is full ({e}); the last change was not saved and nothing is"
+            " half-recorded: free some space, then run again"
+        )
+    if code in (_CORRUPT, _NOTADB):
+        return OutboxError(f"{path}: the outbox is damaged ({e}); {RESTORE}")
+    if code in (_READONLY, _IOERR, _CANTOPEN):
+        return OutboxError(
+            f"{path}: the outbox cannot be read or written ({e}); check the disk, the file's"
+            " permissions and its folder"
+        )
+    return OutboxError(f"{path}: the outbox failed ({e})")
+
+
+def gone(path: Path) -> OutboxError:
+    return OutboxError(
+        f"{path}: the outbox is gone (deleted or moved while running); nothing more was sent"
+        f" and no new outbox was made: put it back or {RESTORE}, then run again"
+    )
+
+
+def replaced(path: Path) -> OutboxError:
+    return OutboxError(
+        f"{path}: the outbox was replaced by another file while running; nothing more was sent:"
+        " stop every runner, check which file is the right one, then run again"
+    )
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[Concatenate[Outbox, _P], _R],
+) -> Callable[Concatenate[Outbox, _P], _R]:
+    """SQLite's errors (a full disk, a damaged page) become one OutboxError naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: Outbox, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise failure(self.path, e) from None
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class PlannedIssue:
     """One issue as `schedule` queues it: its send time and its rendered content."""
@@ -263,6 +324,31 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._identity = (0, 0)
+
+    def _stat(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise gone(self.path) from None
+        except OSError as e:
+            raise OutboxError(f"{self.path}: cannot read the outbox ({e.strerror})") from None
+        return st.st_dev, st.st_ino
+
+    def check_in_place(self) -> None:
+        """Stop if the file at `path` is no longer the one this connection writes to.
+
+        A deleted outbox lives on, unlinked, for as long as it is open: sending into it would
+        record nothing anyone can read.
+        """
+        if self._stat() != self._identity:
+            raise replaced(self.path)
+
+    @_guarded
+    def identity(self) -> tuple[int, int, str]:
+        """The file (device, inode) and the outbox's own id: a run checks it on every pass."""
+        self.check_in_place()
+        return (*self._identity, self.meta("outbox_id", lambda: secrets.token_hex(16)))
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -275,8 +361,10 @@ class Outbox:
             raise OutboxError(
                 f"{path}: its folder does not exist; create it or change [outbox] path"
             )
+        # mode=rw: a file deleted since the check above is an error, never a new empty outbox.
+        uri = f"file:{quote(str(path.absolute()))}?mode={'rwc' if create else 'rw'}"
         try:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(uri, timeout=30, isolation_level=None, uri=True)
         except sqlite3.Error as e:
             raise OutboxError(f"{path}: cannot open the outbox ({e})") from None
         try:
@@ -285,10 +373,14 @@ class Outbox:
             conn.execute("PRAGMA foreign_keys = ON")
             outbox = cls(conn, path)
             outbox._migrate()
+            outbox._identity = outbox._stat()
         except sqlite3.DatabaseError as e:
             conn.close()
+            if (getattr(e, "sqlite_errorcode", 0) & 0xFF) not in (_CORRUPT, _NOTADB):
+                raise failure(path, e) from None
             raise OutboxError(
-                f"{path}: not a usable outbox database ({e}); move it away or change [outbox] path"
+                f"{path}: not a usable outbox database ({e}); move it away or change [outbox]"
+                f" path, or {RESTORE}"
             ) from None
         except BaseException:
             conn.close()
@@ -314,19 +406,22 @@ class Outbox:
         """BEGIN IMMEDIATE ... COMMIT: take the write lock first, so two writers never deadlock."""
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            raise OutboxBusy(f"{self.path}: the outbox is busy ({e}); try again") from None
+        except sqlite3.Error as e:
+            raise failure(self.path, e) from None
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as e:
+            self._rollback()
+            if isinstance(e, sqlite3.Error):
+                raise failure(self.path, e) from None
             raise
-        else:
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.OperationalError as e:
+
+    def _rollback(self) -> None:
+        """Undo what is left: after a full disk or an I/O error SQLite has rolled back already."""
+        if self._conn.in_transaction:
+            with suppress(sqlite3.Error):  # the error that brought us here is the one to report
                 self._conn.execute("ROLLBACK")
-                raise OutboxBusy(f"{self.path}: could not save to the outbox ({e})") from None
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -355,12 +450,14 @@ class Outbox:
                     (version,),
                 )
 
+    @_guarded
     def schema_version(self) -> int:
         row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
 
     # -- meta -----------------------------------------------------------------------------------
 
+    @_guarded
     def meta(self, key: str, default: Callable[[], str]) -> str:
         """The stored value of `key`, storing `default()` first when there is none."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -377,6 +474,7 @@ class Outbox:
 
     # -- scheduling -----------------------------------------------------------------------------
 
+    @_guarded
     def schedule(self, plan: SeriesPlan, *, replace: bool, now: datetime) -> ScheduleResult:
         """Queue a series; with `replace`, swap only the issues whose sending has not begun."""
         stamp = ts(now)
@@ -392,6 +490,9 @@ class Outbox:
                     "SELECT COUNT(*) FROM issues WHERE series_id = ? AND cancelled_at IS NULL",
                     (row[0],),
                 ).fetchone()[0]
+            c.execute(  # the id a run checks its file against; made with the outbox
+                "INSERT OR IGNORE INTO meta VALUES ('outbox_id', ?)", (secrets.token_hex(16),)
+            )
             if live and not replace:  # a series unscheduled in full may be queued again
                 assert row is not None
                 count, first = c.execute(
@@ -483,6 +584,7 @@ class Outbox:
             due_now=int(due),
         )
 
+    @_guarded
     def status(self) -> list[IssueStatus]:
         """Every scheduled issue, in send order, with its deliveries counted by state."""
         rows = self._conn.execute(
@@ -512,6 +614,7 @@ class Outbox:
             for row in rows
         ]
 
+    @_guarded
     def unschedule(self, slug: str, *, now: datetime) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Cancel every issue of series `slug` whose sending has not begun.
 
@@ -542,6 +645,7 @@ class Outbox:
                     cancelled.append(number)
         return tuple(cancelled), tuple(started)
 
+    @_guarded
     def due_issues(self, now: datetime) -> list[StoredIssue]:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
         rows = self._conn.execute(
@@ -560,6 +664,7 @@ class Outbox:
             found.append(issue)
         return found
 
+    @_guarded
     def stored_issue(self, issue_id: int) -> StoredIssue:
         row = self._conn.execute(_STORED_ISSUE + " WHERE i.id = ?", (issue_id,)).fetchone()
         if row is None:
@@ -568,6 +673,7 @@ class Outbox:
 
     # -- deliveries -----------------------------------------------------------------------------
 
+    @_guarded
     def materialize(
         self, issue_ids: Sequence[int], subscribers: Iterable[Subscriber], now: datetime
     ) -> dict[int, int]:
@@ -619,6 +725,7 @@ class Outbox:
             }
         return recipients
 
+    @_guarded
     def recover_in_flight(self, now: datetime) -> int:
         """After a crash, rows left in `sending` go back to pending (their Message-ID is kept).
 
@@ -630,6 +737,7 @@ class Outbox:
                 (ts(now),),
             ).rowcount
 
+    @_guarded
     def claim(self, now: datetime, message_id: str) -> Delivery | None:
         """Take the next pending (or due retry) delivery and mark it `sending`, committed.
 
@@ -678,6 +786,7 @@ class Outbox:
         fields = tuple(json.loads(row[4]).items()) if row[4] else ()
         return Delivery(row[0], row[1], row[2], row[3], fields, State(row[5]), row[6], row[7])
 
+    @_guarded
     def record(
         self,
         delivery_id: int,
@@ -725,6 +834,7 @@ class Outbox:
             )
         return state
 
+    @_guarded
     def count_waiting(self, now: datetime) -> int:
         """How many deliveries a pass at `now` would send."""
         stamp = ts(now)
@@ -736,7 +846,8 @@ class Outbox:
         ).fetchone()
         return int(row[0])
 
-    def waiting(self, now: datetime) -> Iterator[Delivery]:
+    @_guarded
+    def waiting(self, now: datetime) -> list[Delivery]:
         """Deliveries a pass at `now` would send (pending or due retries), without claiming them."""
         rows = self._conn.execute(
             "SELECT id FROM deliveries d WHERE (state IN ('pending', 'sending') OR"
@@ -744,9 +855,9 @@ class Outbox:
             " (SELECT 1 FROM suppression s WHERE s.email_key = d.email_key) ORDER BY id",
             (ts(now),),
         )
-        for (delivery_id,) in rows.fetchall():
-            yield self._delivery(self._conn, delivery_id)
+        return [self._delivery(self._conn, delivery_id) for (delivery_id,) in rows.fetchall()]
 
+    @_guarded
     def deliveries(self, issue_id: int | None = None) -> list[dict[str, object]]:
         """Rows as dicts, for status details and tests."""
         query = "SELECT * FROM deliveries"
@@ -758,6 +869,7 @@ class Outbox:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         return {
             state: n
@@ -766,6 +878,7 @@ class Outbox:
             )
         }
 
+    @_guarded
     def next_send_at(self) -> datetime | None:
         """When the next not-yet-due issue goes out, for the loop's 'next issue' line."""
         row = self._conn.execute(
@@ -773,8 +886,50 @@ class Outbox:
         ).fetchone()
         return parse_ts(row[0]) if row[0] else None
 
+    # -- backup ---------------------------------------------------------------------------------
+
+    def backup(self, target: Path) -> tuple[int, int]:
+        """Copy the outbox to a new file with SQLite's online backup, while runners go on.
+
+        The copy is checked page by page and appears under its name only once complete, so a
+        full disk or a damaged outbox never leaves a backup that looks good. Returns the
+        (series, deliveries) it holds.
+        """
+        if target.exists() or target.is_symlink():
+            raise OutboxError(f"{target}: already exists; a backup never overwrites a file")
+        if not target.parent.is_dir():
+            raise OutboxError(f"{target}: its folder does not exist")
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            with closing(sqlite3.connect(partial, isolation_level=None)) as copy:
+                self._conn.backup(copy)
+                check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+                if check != "ok":
+                    raise self._damaged(check)
+                held = copy.execute(
+                    "SELECT (SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM deliveries)"
+                ).fetchone()
+            os.link(partial, target)  # unlike a rename, never replaces a file made meanwhile
+        except OSError as e:
+            raise OutboxError(f"{target}: cannot write the backup ({e.strerror})") from None
+        except sqlite3.Error as e:
+            if (getattr(e, "sqlite_errorcode", 0) & 0xFF) in (_CORRUPT, _NOTADB):
+                raise self._damaged(str(e)) from None
+            raise OutboxError(f"{target}: the backup failed ({e}); no backup was written") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        return int(held[0]), int(held[1])
+
+    def _damaged(self, why: str) -> OutboxError:
+        return OutboxError(
+            f"{self.path}: the outbox is damaged ({why}); no backup was written:"
+            f" {RESTORE.removeprefix('stop the runner and ')}"
+        )
+
     # -- suppression ----------------------------------------------------------------------------
 
+    @_guarded
     def suppress(self, address: str, *, reason: str, now: datetime) -> tuple[bool, int]:
         """Never send to `address` again; returns (newly added, queued deliveries cancelled)."""
         key = email_key(address)
@@ -791,6 +946,7 @@ class Outbox:
             ).rowcount
         return bool(added), cancelled
 
+    @_guarded
     def is_suppressed(self, address: str) -> bool:
         row = self._conn.execute(
             "SELECT 1 FROM suppression WHERE email_key = ?", (email_key(address),)

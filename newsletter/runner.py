@@ -11,7 +11,10 @@ A pass, in order:
    (committed, Message-ID stored), send, then record `sent` / `failed-*` right after the answer.
 
 The outbox is the truth; the `schedule` package only wakes the loop. Only one runner may use an
-outbox at a time (an advisory lock file next to it).
+outbox at a time (an advisory lock file next to its real path). A run never creates an outbox,
+and stops when the file it started with is deleted or replaced: sending on into an unlinked file
+would record nothing, and a new outbox would forget the history, the suppression list and the
+unsubscribe secret.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ from .outbox import (
     Outbox,
     State,
     StoredIssue,
+    gone,
     outbox_path,
+    replaced,
 )
 from .subscribers import Subscriber, read_subscribers, subscribers_path
 from .unsubscribe import load_secret, unsubscribe_url
@@ -128,13 +133,40 @@ class _Warnings:
         log.warning("%s", warning)
 
 
+class _Watch:
+    """The outbox file a run started with; a pass or worker finding another one, or none, stops."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: tuple[int, int, str] | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Outbox:
+        if self.seen is not None and not self.path.exists():
+            raise gone(self.path)
+        outbox = Outbox.open(self.path, create=False)  # only `schedule` makes an outbox
+        try:
+            found = outbox.identity()
+            with self._lock:
+                if self.seen is None:
+                    self.seen = found
+                elif found != self.seen:
+                    raise replaced(self.path)
+        except BaseException:
+            outbox.close()
+            raise
+        return outbox
+
+
 @contextlib.contextmanager
 def runner_lock(outbox_file: Path) -> Iterator[None]:
     """An advisory lock next to the outbox: two runners would resend each other's in-flight rows.
 
-    The kernel drops it when the process dies, even by SIGKILL, so it never goes stale.
+    The kernel drops it when the process dies, even by SIGKILL, so it never goes stale. It sits
+    next to the real file, so a symlink (or another spelling of the path) meets the same lock.
     """
-    path = outbox_file.with_name(outbox_file.name + ".lock")
+    real = outbox_file.resolve()
+    path = real.with_name(real.name + ".lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
@@ -171,10 +203,12 @@ def run_once(
     Retries whose time comes during the pass wait for the next one.
     """
     path = outbox_path(settings)
+    Outbox.open(path, create=False).close()  # no outbox: say so before making a lock file
     with runner_lock(path):
         return _pass(
             settings,
             now,
+            watch=_Watch(path),
             clock=clock or (lambda: now),
             sender_factory=sender_factory,
             stop=stop or threading.Event(),
@@ -200,6 +234,8 @@ def run_loop(
     next tick tries again.
     """
     path = outbox_path(settings)
+    Outbox.open(path, create=False).close()
+    watch = _Watch(path)
     rng = random.Random()
     env = os.environ if environ is None else environ
 
@@ -210,6 +246,7 @@ def run_loop(
             report = _pass(
                 settings,
                 clock(),
+                watch=watch,
                 clock=clock,
                 sender_factory=sender_factory,
                 stop=stop,
@@ -279,6 +316,7 @@ def _pass(
     settings: Settings,
     now: datetime,
     *,
+    watch: _Watch,
     clock: Clock,
     sender_factory: SenderFactory,
     stop: threading.Event,
@@ -286,7 +324,7 @@ def _pass(
     rng: random.Random,
 ) -> RunReport:
     warnings = _Warnings()
-    with Outbox.open(outbox_path(settings)) as outbox:
+    with watch.open() as outbox:
         recovered = outbox.recover_in_flight(now)
         if recovered:
             log.warning(
@@ -309,7 +347,7 @@ def _pass(
             sender = sender_factory(settings)
             sender.open()
             senders.append(sender)
-        counts = _send_all(settings, now, senders, clock, stop, secret, rng)
+        counts = _send_all(settings, now, senders, clock, stop, secret, rng, watch)
     finally:
         for sender in senders:
             sender.close()
@@ -339,6 +377,7 @@ def _send_all(
     stop: threading.Event,
     secret: bytes,
     rng: random.Random,
+    watch: _Watch,
 ) -> dict[State, int]:
     shared = _Shared()
     # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
@@ -353,7 +392,18 @@ def _send_all(
 
     def worker(sender: Sender) -> None:
         try:
-            _work(settings, now, sender, clock, (stop, halt), secret, limiter, retry_delay, shared)
+            _work(
+                settings,
+                now,
+                sender,
+                clock,
+                (stop, halt),
+                secret,
+                limiter,
+                retry_delay,
+                shared,
+                watch,
+            )
         except BaseException as e:  # handed to the main thread, which raises it
             with shared.lock:
                 if shared.error is None:
@@ -383,13 +433,15 @@ def _work(
     limiter: RateLimiter | None,
     retry_delay: Callable[[int], float],
     shared: _Shared,
+    watch: _Watch,
 ) -> None:
     envelope_from = parseaddr(settings.newsletter.from_addr)[1]
     issues: dict[int, StoredIssue] = {}
-    with Outbox.open(outbox_path(settings)) as outbox:
+    with watch.open() as outbox:
         while not any(s.is_set() for s in stops):
             if limiter is not None:
                 limiter.wait()
+            outbox.check_in_place()  # one stat: a deleted outbox stops the sending here
             delivery = outbox.claim(now, _message_id(settings))
             if delivery is None:
                 return

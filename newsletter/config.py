@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -29,6 +30,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 SECURITY_MODES = ("starttls", "ssl", "none")
 RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 DIRECTIONS = ("ltr", "rtl", "auto")
+MAX_EVERY = 520  # weeks between issues: ten years
 
 
 # --- values shared by settings and command-line flags ----------------------------------------
@@ -51,6 +53,8 @@ def parse_time(value: str, what: str = "--at") -> dt.time:
 
 
 def parse_zone(value: str, what: str = "--tz") -> ZoneInfo:
+    if not value.strip():
+        raise ValueError(f"{what} is empty; use a name like 'America/New_York'")
     try:
         return ZoneInfo(value.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -62,6 +66,10 @@ def parse_zone(value: str, what: str = "--tz") -> ZoneInfo:
 def parse_every(value: int, what: str = "--every") -> int:
     if value < 1:
         raise ValueError(f"{what} {value}: issues must be at least 1 week apart")
+    if value > MAX_EVERY:
+        raise ValueError(
+            f"{what} {value}: issues may be at most {MAX_EVERY} weeks (ten years) apart"
+        )
     return value
 
 
@@ -257,7 +265,12 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
         raise ConfigError(f"{source}: {where} must be a whole number, got {value!r}")
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            if not math.isfinite(value):
+                raise ConfigError(f"{source}: {where} must be a finite number, got {value!r}")
+            try:
+                return float(value)
+            except OverflowError:
+                raise ConfigError(f"{source}: {where} is out of range, got {value!r}") from None
         raise ConfigError(f"{source}: {where} must be a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
@@ -278,6 +291,23 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
     raise ConfigError(f"{source}: {where} has an unsupported value {value!r}")  # pragma: no cover
 
 
+MAX_CAPTION = 100_000  # characters: [social] limits
+
+
+def _ranges(s: Settings) -> tuple[tuple[str, float, float, float, str], ...]:
+    """Each numeric setting, its bounds and unit: a finite value a person would mean."""
+    return (
+        ("[smtp] port", s.smtp.port, 1, 65535, ""),
+        ("[smtp] connections", s.smtp.connections, 1, 100, ""),
+        ("[smtp] rate_limit", s.smtp.rate_limit, 0, 1_000_000, " (0: no limit)"),
+        ("[smtp] retry_after", s.smtp.retry_after, 0, 86_400, " seconds"),
+        ("[smtp] max_attempts", s.smtp.max_attempts, 1, 100, ""),
+        ("[smtp] timeout", s.smtp.timeout, 0.1, 3600, " seconds"),
+        ("[schedule] every", s.schedule.every, 1, MAX_EVERY, " weeks"),
+        ("[schedule] poll_seconds", s.schedule.poll_seconds, 1, 86_400, " seconds"),
+    )
+
+
 def validate(s: Settings) -> Settings:
     """Every check a type alone cannot express: choices, ranges, formats, unsafe combinations.
 
@@ -292,16 +322,11 @@ def validate(s: Settings) -> Settings:
             raise ConfigError(
                 f"{source}: [{section}] {key} = {value!r} is not one of: {', '.join(allowed)}"
             )
-    if not 0 < s.smtp.port < 65536:
-        raise ConfigError(f"{source}: [smtp] port must be between 1 and 65535, got {s.smtp.port}")
-    if s.smtp.connections < 1:
-        raise ConfigError(f"{source}: [smtp] connections must be at least 1")
-    if s.smtp.rate_limit < 0:
-        raise ConfigError(f"{source}: [smtp] rate_limit must be 0 (no limit) or more")
-    if s.schedule.every < 1:
-        raise ConfigError(f"{source}: [schedule] every must be at least 1 (weeks)")
-    if s.schedule.poll_seconds < 1:
-        raise ConfigError(f"{source}: [schedule] poll_seconds must be at least 1")
+    for where, value, low, high, unit in _ranges(s):
+        if not low <= value <= high:  # False for nan too
+            raise ConfigError(
+                f"{source}: {where} must be between {low:g} and {high:g}{unit}, got {value!r}"
+            )
     for value, what, parse in (
         (s.schedule.time, "[schedule] time", parse_time),
         (s.schedule.timezone, "[schedule] timezone", parse_zone),
@@ -310,8 +335,6 @@ def validate(s: Settings) -> Settings:
             parse(value, what)
         except ValueError as e:
             raise ConfigError(f"{source}: {e}") from None
-    if s.smtp.timeout <= 0:
-        raise ConfigError(f"{source}: [smtp] timeout must be more than 0 seconds")
     if not s.smtp.host:
         raise ConfigError(f"{source}: [smtp] host is empty; name your SMTP server")
     if s.smtp.username and s.smtp.security == "none" and not is_loopback(s.smtp.host):
@@ -330,8 +353,11 @@ def validate(s: Settings) -> Settings:
             "{first_name} and {name}"
         )
     for key, value in s.social.limits.items():
-        if value < 1:
-            raise ConfigError(f"{source}: [social] limits.{key} must be at least 1")
+        if not 1 <= value <= MAX_CAPTION:
+            raise ConfigError(
+                f"{source}: [social] limits.{key} must be between 1 and {MAX_CAPTION} "
+                f"(characters), got {value}"
+            )
     return s
 
 

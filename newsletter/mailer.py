@@ -115,6 +115,28 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; smtplib encodes the credentials as ASCII (and its error shows the character), so a
+    name or password beyond ASCII goes as UTF-8 in AUTH PLAIN (RFC 4616) or LOGIN instead."""
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server")
+    offered = smtp.esmtp_features["auth"].upper().split()
+    if "PLAIN" in offered:
+        token = b64encode(f"\0{user}\0{password}".encode()).decode()
+        code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    elif "LOGIN" in offered:
+        code, reply = smtp.docmd("AUTH", "LOGIN " + b64encode(user.encode()).decode())
+        if code == 334:
+            code, reply = smtp.docmd(b64encode(password.encode()).decode())
+    else:
+        raise smtplib.SMTPException("the server offers neither AUTH PLAIN nor LOGIN")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 def _resolve_password(settings: Settings) -> str | None:
     s = settings.smtp
     if not s.username:
@@ -334,7 +356,7 @@ class SmtpConnection:
                 smtp.starttls(context=self._ctx)
                 smtp.ehlo()
             if self._password is not None:
-                smtp.login(s.username, self._password.reveal())
+                _login(smtp, s.username, self._password.reveal())
         except ssl.SSLCertVerificationError as e:
             self._discard(smtp)
             raise DeliveryError(

@@ -7,6 +7,7 @@ parts are tokens that personalize.py fills in.
 from __future__ import annotations
 
 import dataclasses
+import html as html_lib
 import importlib.resources
 import importlib.resources.abc
 import logging
@@ -50,6 +51,7 @@ TEMPLATE_NAMES = (HTML_TEMPLATE, TEXT_TEMPLATE, BLOCKS_TEMPLATE)
 SIZE_WARN = 90 * 1024  # bytes of HTML: getting close to Gmail's clipping
 SIZE_LIMIT = 102 * 1024  # Gmail clips the message ("[Message clipped]") past this
 STYLE_LIMIT = 16 * 1024  # Gmail drops <style> blocks larger than this
+TEXT_LIMIT = SIZE_LIMIT  # bytes of the plain-text part: no bigger than the HTML may be
 
 # Hidden filler after the preheader, so inbox previews do not run on into the body text.
 PREVIEW_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
@@ -275,7 +277,9 @@ def inline_css(html: str, link: Callable[[str], str] = lambda url: url) -> str:
     The document goes to premailer as a parsed tree and is serialized here, so MJML's lowercase
     `<!doctype html>` survives (premailer's own string path matches the doctype by case).
     """
-    parser = etree.HTMLParser(remove_comments=False, remove_blank_text=False)
+    # huge_tree: libxml2 otherwise cuts a text node past 10 MB, and the rest of the email (the
+    # footer with the unsubscribe link) silently with it.
+    parser = etree.HTMLParser(remove_comments=False, remove_blank_text=False, huge_tree=True)
     root = etree.fromstring(html, parser)
     if root is None:
         raise TemplateError("the email is empty after compiling the MJML")
@@ -318,6 +322,11 @@ class _Renderer:
         self.settings = settings
         self.env = environment(settings, template_dir)
         self.light, self.dark = palettes(settings)
+        if not settings.newsletter.postal_address.strip():
+            raise ConfigError(
+                f"{settings.source}: [newsletter] postal_address is empty; the law (CAN-SPAM, "
+                "GDPR) asks every email for the sender's postal address: set it"
+            )
         self.brand = _brand(settings)
         self.campaign = settings.newsletter.utm_campaign or series.slug
         self.base = canonical_url(series, settings)
@@ -398,7 +407,10 @@ class _Renderer:
             text=text,
             mjml=source,
         )
-        return replace(email, warnings=_check_size(email, where, issue))
+        text_where = _template_path(self.env, TEXT_TEMPLATE)
+        warnings = _check_size(email, where, text_where, issue)
+        _check_required(email, where, text_where, issue, self.settings)
+        return replace(email, warnings=warnings)
 
 
 def _fit_image(b: Block) -> Block:
@@ -439,7 +451,41 @@ def _check_images(html: str, where: str) -> None:
             )
 
 
-def _check_size(email: Email, where: str, issue: Issue) -> tuple[str, ...]:
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def _check_required(
+    email: Email, html_where: str, text_where: str, issue: Issue, settings: Settings
+) -> None:
+    """What the law asks of every email, whichever template made it: an unsubscribe link and the
+    sender's postal address, in the HTML and in the text part alike."""
+    label = f"issue {issue.number} ({issue.slug})"
+    address = _squeezed(settings.newsletter.postal_address)
+    shown = _squeezed(html_lib.unescape(re.sub(r"<[^>]*>", " ", _without_comments(email.html))))
+    if not re.search(rf"""<a\b[^>]*\shref=["'][^"']*{UNSUBSCRIBE_TOKEN}""", email.html, re.I):
+        raise TemplateError(
+            f"{html_where}: {label} has no unsubscribe link in the HTML part; the law asks for "
+            'one: put <a href="{{ unsubscribe_url }}">Unsubscribe</a> in the footer'
+        )
+    if address not in shown:
+        raise TemplateError(
+            f"{html_where}: {label} has no postal address in the HTML part; the law asks for "
+            "one: put {{ newsletter.postal_address }} in the footer"
+        )
+    if UNSUBSCRIBE_TOKEN not in email.text:
+        raise TemplateError(
+            f"{text_where}: {label} has no unsubscribe link in the text part; the law asks for "
+            "one: put Unsubscribe: {{ unsubscribe_url }} at the end"
+        )
+    if address not in _squeezed(email.text):
+        raise TemplateError(
+            f"{text_where}: {label} has no postal address in the text part; the law asks for "
+            "one: put {{ newsletter.postal_address }} at the end"
+        )
+
+
+def _check_size(email: Email, where: str, text_where: str, issue: Issue) -> tuple[str, ...]:
     """Fail past Gmail's clipping size, warn near it; measured with a long personal URL."""
     html, _ = personalize(email, name="N" * 40, unsubscribe_url="https://x.example/" + "u" * 200)
     size = len(html.encode("utf-8"))
@@ -448,6 +494,13 @@ def _check_size(email: Email, where: str, issue: Issue) -> tuple[str, ...]:
         raise TemplateError(
             f"{where}: {label} is {size / 1024:.0f} KB of HTML; Gmail clips emails over "
             f"{SIZE_LIMIT // 1024} KB: shorten the section or the template"
+        )
+    text_size = len(email.text.encode("utf-8"))
+    if text_size > TEXT_LIMIT:
+        raise TemplateError(
+            f"{text_where}: {label} is "
+            f"{text_size / 1024:.0f} KB of plain text; keep each part under "
+            f"{TEXT_LIMIT // 1024} KB: shorten the section or the template"
         )
     styles = style_bytes(email.html)
     if styles > STYLE_LIMIT:

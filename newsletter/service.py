@@ -29,7 +29,7 @@ from .errors import (
     UsageError,
 )
 from .links import is_placeholder, unsubscribe_base_url
-from .model import Issue, Post, Series
+from .model import Issue, Post, Series, blocks_text
 from .outbox import (
     IssueStatus,
     Outbox,
@@ -65,10 +65,28 @@ def load_series(
     from .series import split_post
 
     post = read_post(str(path), fmt, strict=strict)
+    check_post_size(post)
     if url:
         post = dataclasses.replace(post, url=url)
     n = settings.newsletter
     return split_post(post, name=n.series_name, subject=n.subject)
+
+
+POST_LIMIT = 1024 * 1024  # bytes of text in one post: a series of emails Gmail does not clip
+
+
+def check_post_size(post: Post) -> None:
+    """Refuse a post far bigger than any series of emails can carry, before it is rendered
+    (a 10 MB word takes the renderer half a minute to find too big)."""
+    parts = [post.title, blocks_text(post.intro), blocks_text(post.conclusion)]
+    parts += [f"{s.heading}\n{blocks_text(s.blocks)}" for s in post.sections]
+    size = sum(len(p.encode("utf-8")) for p in parts)
+    if size > POST_LIMIT:
+        raise PostError(
+            f"{post.source}: the post holds {size / 1024 / 1024:.1f} MB of text; a series takes "
+            f"posts up to {POST_LIMIT // 1024 // 1024} MB (each email up to "
+            "102 KB of HTML): split it into several posts"
+        )
 
 
 def import_post(source: str, *, fmt: str | None = None) -> tuple[Post, str]:
@@ -200,7 +218,14 @@ class SendPlan:
 
 def planned(series: Series, when: Timing) -> tuple[IssueStatus, ...]:
     """The series' issues at the times `when` gives them, as the outbox would list them."""
-    times = plan_send_times(when.start, when.at, when.zone, len(series.issues), when.every)
+    try:
+        times = plan_send_times(when.start, when.at, when.zone, len(series.issues), when.every)
+    except (OverflowError, ValueError):  # date.max is 9999-12-31
+        raise UsageError(
+            f"issue 1 on {when.start} and one every {when.every} week(s) puts the last of "
+            f"{len(series.issues)} issues past the year 9999: choose an earlier --start or a "
+            "smaller --every"
+        ) from None
     return tuple(
         IssueStatus(
             series_slug=series.slug,

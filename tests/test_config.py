@@ -52,7 +52,7 @@ def test_paths_are_relative_to_the_settings_file(tmp_path: Path) -> None:
         ({"social": {"limits": {"mastodon": "big"}}}, "[social] limits"),
         ({"smtp": {"rate_period": "day"}}, "[smtp] rate_period = 'day' is not one of"),
         ({"smtp": {"host": ""}}, "[smtp] host is empty"),
-        ({"smtp": {"timeout": 0}}, "[smtp] timeout must be more than 0"),
+        ({"smtp": {"timeout": 0}}, "[smtp] timeout must be between 0.1 and 3600 seconds"),
         ({"mail": {}}, "unknown section [mail]"),
     ],
 )

@@ -120,7 +120,10 @@ def test_saving_updates_the_open_page_within_a_second(
 
         # A template override in ./templates: the email in the frame changes.
         (tmp_path / "templates").mkdir()
-        start = saved(tmp_path / "templates" / "email.txt.j2", "Edited text template\n")
+        start = saved(
+            tmp_path / "templates" / "email.txt.j2",
+            "Edited text template\n{{ newsletter.postal_address }} {{ unsubscribe_url }}\n",
+        )
         page.locator("#text-1 summary").click()
         page.locator("#issue-1 pre.text").filter(has_text="Edited text template").wait_for(
             timeout=5000

@@ -63,6 +63,9 @@ SLUG = "massage-for-the-mental-health-of-it"
 CAMPAIGN = f"utm_source=newsletter&utm_medium=email&utm_campaign={SLUG}"
 LOGO = "https://example.com/logo.png"
 BUILTIN = ROOT / "templates"
+# What the law asks every email's text part for, in a writer's own template, and as it renders.
+LAW = "{{ newsletter.postal_address }} {{ unsubscribe_url }}\n"
+LAW_TEXT = f"12 Example Street, Springfield {UNSUBSCRIBE_TOKEN}\n"
 
 
 def settings(**newsletter: Any) -> Settings:
@@ -478,14 +481,14 @@ def test_a_templates_folder_in_the_current_folder_alone_is_not_used(
     tmp_path: Path, sample: Series, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "email.txt.j2").write_text("Stray\n", encoding="utf-8")
+    (tmp_path / "templates" / "email.txt.j2").write_text("Stray\n" + LAW, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     no_file = load_settings()  # no newsletter.toml here: the defaults
     assert not no_file.from_file
     assert render_issue(sample, sample.issues[0], no_file).text.startswith("Body & Mind Notes")
     (tmp_path / "newsletter.toml").write_text("", encoding="utf-8")
     beside = load_settings()  # now the folder sits next to the settings file: it is theirs
-    assert render_issue(sample, sample.issues[0], beside).text == "Stray\n"
+    assert render_issue(sample, sample.issues[0], beside).text == "Stray\n" + LAW_TEXT
 
 
 def test_an_override_can_extend_the_built_in_template(tmp_path: Path, sample: Series) -> None:
@@ -498,7 +501,7 @@ def test_an_override_can_extend_the_built_in_template(tmp_path: Path, sample: Se
     )
     (folder / "email.txt.j2").write_text(
         '{% extends "builtin/email.txt.j2" %}\n'
-        "{% block footer %}-- \nSent with care.\n{% endblock %}\n",
+        "{% block footer %}-- \nSent with care.\n" + LAW + "{% endblock %}\n",
         encoding="utf-8",
     )
     s = settings_from_dict({}, base_dir=tmp_path)
@@ -506,7 +509,7 @@ def test_an_override_can_extend_the_built_in_template(tmp_path: Path, sample: Se
     builtin = render_issue(sample, sample.issues[0], settings_from_dict({}))
     assert f"Dear {NAME_TOKEN}," in email.html and f"Hi {NAME_TOKEN}," not in email.html
     assert email.html.count("Improved Sleep") == builtin.html.count("Improved Sleep")
-    assert email.text.endswith("-- \nSent with care.\n")
+    assert email.text.endswith("-- \nSent with care.\n" + LAW_TEXT)
     assert email.text.split("-- \n")[0] == builtin.text.split("-- \n")[0]
 
 
@@ -524,18 +527,19 @@ def test_a_writer_template_overrides_by_file_name(tmp_path: Path, sample: Series
     folder = tmp_path / "templates"
     folder.mkdir()
     (folder / "email.txt.j2").write_text(
-        "Custom {{ issue.title }} for {{ subscriber_name }}\n", encoding="utf-8"
+        "Custom {{ issue.title }} for {{ subscriber_name }}\n" + LAW, encoding="utf-8"
     )
     s = settings_from_dict({}, base_dir=tmp_path)
     email = render_issue(sample, sample.issues[0], s)
-    assert email.text == f"Custom Improved Sleep for {NAME_TOKEN}\n"
+    assert email.text == f"Custom Improved Sleep for {NAME_TOKEN}\n" + LAW_TEXT
     assert "<h1" in email.html  # the HTML template still comes from the package
     other = tmp_path / "elsewhere"
     other.mkdir()
-    (other / "email.txt.j2").write_text("Elsewhere\n", encoding="utf-8")
-    assert render_issue(sample, sample.issues[0], s, template_dir=other).text == "Elsewhere\n"
+    (other / "email.txt.j2").write_text("Elsewhere\n" + LAW, encoding="utf-8")
+    elsewhere = "Elsewhere\n" + LAW_TEXT
+    assert render_issue(sample, sample.issues[0], s, template_dir=other).text == elsewhere
     named = settings_from_dict({"newsletter": {"templates": "elsewhere"}}, base_dir=tmp_path)
-    assert render_issue(sample, sample.issues[0], named).text == "Elsewhere\n"
+    assert render_issue(sample, sample.issues[0], named).text == elsewhere
     missing = settings_from_dict({"newsletter": {"templates": "nope"}}, base_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"\[newsletter\] templates = 'nope'"):
         render_issue(sample, sample.issues[0], missing)
@@ -745,7 +749,7 @@ def test_extra_csv_columns_fill_the_template_per_recipient(tmp_path: Path, sampl
     )
     (folder / "email.txt.j2").write_text(
         '{{ subscriber["city"] }}|{{ subscriber.get("favourite-tea", "tea lover") }}|'
-        "{{ subscriber.name }}\n",
+        "{{ subscriber.name }}\n" + LAW,
         encoding="utf-8",
     )
     email = render_issue(sample, sample.issues[0], settings(), template_dir=folder)
@@ -756,10 +760,10 @@ def test_extra_csv_columns_fill_the_template_per_recipient(tmp_path: Path, sampl
         fields=[("City", "Cork <&> Kerry"), ("favourite tea", "Earl\r\nGrey")],
     )
     assert "See you in Cork &lt;&amp;&gt; Kerry, Earl Grey!" in html
-    assert text == "Cork <&> Kerry|Earl Grey|Ann\n"
+    assert text.splitlines()[0] == "Cork <&> Kerry|Earl Grey|Ann"
     html, text = personalize(email, name=None, unsubscribe_url="https://e.example/u")
     assert "See you in , tea lover!" in html
-    assert text == "|tea lover|there\n"
+    assert text.splitlines()[0] == "|tea lover|there"
     assert "__NEWSLETTER_FIELD_" not in html + text
 
 

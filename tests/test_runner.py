@@ -433,7 +433,7 @@ def test_extra_columns_of_the_list_reach_each_recipients_message(
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "email.txt.j2").write_text(
         "Hello {{ subscriber.name }} in {{ subscriber.get('city', 'your town') }}\n"
-        "{{ unsubscribe_url }}\n",
+        "{{ newsletter.postal_address }} {{ unsubscribe_url }}\n",
         encoding="utf-8",
     )
     ws.csv.write_text(

@@ -228,12 +228,17 @@ def settings_from_dict(
     for name, value in data.items():
         if name not in known:
             raise ConfigError(
-                f"{source}: unknown section [{name}] (known: {', '.join(sorted(known))})"
+                f"{source}: unknown section [{_shown(name)}] (known: {', '.join(sorted(known))})"
             )
         if not isinstance(value, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table of settings")
+            raise ConfigError(f"{source}: [{_shown(name)}] must be a table of settings")
         sections[name] = _section(hints[name], name, value, source)
     return validate(Settings(**sections, base_dir=base_dir or Path.cwd(), source=source))
+
+
+def _shown(name: str) -> str:
+    """A name from the file as written, or escaped when it holds a line break or a control."""
+    return name if name.isprintable() else repr(name)[1:-1]
 
 
 def _section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
@@ -244,7 +249,7 @@ def _section(cls: type, section: str, values: dict[str, Any], source: str) -> An
         f = by_key.get(key)
         if f is None:
             raise ConfigError(
-                f"{source}: unknown setting '{key}' in [{section}] "
+                f"{source}: unknown setting '{_shown(key)}' in [{section}] "
                 f"(known: {', '.join(sorted(by_key))})"
             )
         kwargs[f.name] = _coerce(hints[f.name], value, f"[{section}] {key}", source)

@@ -122,7 +122,13 @@ def read_subscribers(
         dialect = _dialect(header_line)
         rows = _OneLine(lines)
         reader = csv.reader(rows, dialect)
-        header = next(csv.reader([header_line], dialect), [])
+        try:
+            header = next(csv.reader([header_line], dialect), [])
+        except csv.Error as e:
+            raise SubscriberError(
+                f"{path}:1: the header line is not readable as CSV ({e}); it needs an 'email'"
+                " column"
+            ) from None
         columns = [h.strip().lower() for h in header]
         if "email" not in columns:
             raise SubscriberError(

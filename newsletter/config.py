@@ -114,6 +114,7 @@ class SmtpSettings:
     retry_after: float = 20
     max_attempts: int = 6
     timeout: float = 30
+    data_timeout: float = 600  # for the final reply after the body (RFC 5321 §4.5.3.2.6)
     helo: str = ""
 
     @property
@@ -308,6 +309,7 @@ def _ranges(s: Settings) -> tuple[tuple[str, float, float, float, str], ...]:
         ("[smtp] retry_after", s.smtp.retry_after, 0, 86_400, " seconds"),
         ("[smtp] max_attempts", s.smtp.max_attempts, 1, 100, ""),
         ("[smtp] timeout", s.smtp.timeout, 0.1, 3600, " seconds"),
+        ("[smtp] data_timeout", s.smtp.data_timeout, 0.1, 3600, " seconds"),
         ("[schedule] every", s.schedule.every, 1, MAX_EVERY, " weeks"),
         ("[schedule] poll_seconds", s.schedule.poll_seconds, 1, 86_400, " seconds"),
     )

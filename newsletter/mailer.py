@@ -4,9 +4,10 @@ One `SmtpConnection` per worker thread carries many messages. `send` turns every
 into a `SendResult` (2xx sent, 4xx temporary, 5xx permanent) so the outbox can record it; only a
 (re)connection that retrying cannot fix (TLS verification, login refused) raises DeliveryError.
 
-SMTP has no idempotency: when a connection drops after the message body went out but before the
-server answered, the server may already have the message, and the retry can deliver it twice.
-That window is at most one message per connection.
+SMTP has no idempotency: once the body has gone out, the server may have the message even if its
+answer never comes. So the final reply gets its own, longer `data_timeout` (RFC 5321 §4.5.3.2.6
+asks for 10 minutes), and a reply that never comes is `unknown`, never resent on the spot: the
+outbox retries it at most once, on a later pass, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ _HEADER_BREAK = re.compile(r"\r\n(?![ \t])|\r(?!\n)|(?<!\r)\n(?![ \t])")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 
 
-SendStatus = Literal["sent", "temporary", "permanent"]  # 2xx, 4xx (retry later), 5xx
+# 2xx, 4xx (retry later), 5xx, or no final reply after the body (the server may have it)
+SendStatus = Literal["sent", "temporary", "permanent", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,14 @@ class _Secret:
 
 class _Transient(Exception):
     """A network failure worth a reconnect (refused, reset, timed out, dropped)."""
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The body as DATA sends it: leading dots doubled, CRLF at the end, then the final dot."""
+    q = re.sub(rb"(?m)^\.", b"..", data)
+    if not q.endswith(b"\r\n"):
+        q += b"\r\n"
+    return q + b".\r\n"
 
 
 def _where(settings: Settings) -> str:
@@ -531,18 +541,38 @@ class SmtpConnection:
             if code not in (250, 251):
                 return self._refused(code, resp)
             phase = "DATA"
-            try:
-                code, resp = smtp.data(data)
-            except smtplib.SMTPDataError as e:
-                return self._refused(e.smtp_code, e.smtp_error)
+            code, resp = smtp.docmd("DATA")
+            if code != 354:
+                return self._refused(code, resp)
+            smtp.send(_dot_stuffed(data))
+            phase = "the final reply"
+            code, resp = self._final_reply(smtp)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
-            maybe = "; the server may already have the message" if phase == "DATA" else ""
-            raise _Transient(
-                f"{where} dropped the connection during {phase} ({e}){maybe}"
-            ) from None
+            if phase == "the final reply":
+                self._drop()
+                why = (
+                    f"no final reply within {self._settings.smtp.data_timeout:g} s (data_timeout)"
+                    if "timed out" in str(e)
+                    else f"the connection dropped before the final reply ({e})"
+                )
+                return SendResult(
+                    "unknown", None, f"{where}: {why} after the message body; it may have it"
+                )
+            raise _Transient(f"{where} dropped the connection during {phase} ({e})") from None
         if code == 421:
             raise _Transient(f"{where} is closing the connection: 421 {_text(resp)}")
         return self._finish(code, resp)
+
+    def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        """The answer to the final dot, waited for up to `data_timeout` rather than `timeout`."""
+        sock = smtp.sock
+        if sock is not None:
+            sock.settimeout(self._settings.smtp.data_timeout)
+        try:
+            return smtp.getreply()
+        finally:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self._settings.smtp.timeout)
 
     def _refused(self, code: int, resp: bytes | str) -> SendResult:
         if code == 421:

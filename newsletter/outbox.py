@@ -3,8 +3,11 @@
 Scheduled issues keep their rendered subject, preheader, HTML and text (rendered once, at
 schedule time). Each (issue, recipient) pair is one delivery row whose state only moves forward:
 
-    pending -> sending -> sent | failed-temporary (-> sending again) | failed-permanent
-    pending | failed-temporary -> suppressed   (the address unsubscribed before it went out)
+    pending -> sending -> sent | failed-temporary (-> sending again) | failed-permanent | unknown
+    pending | failed-temporary | unknown -> suppressed   (the address unsubscribed meanwhile)
+
+`unknown`: the body went out but no final reply came, so the reader may have it. It is retried
+once, on a later pass, with the same Message-ID; a second `unknown` is left for the writer.
 
 Every state change is its own committed transaction, and a delivery is marked `sending` before
 its bytes go to the SMTP server, so a crash can leave only the in-flight rows in doubt.
@@ -48,11 +51,12 @@ class State(StrEnum):
     FAILED_TEMPORARY = "failed-temporary"
     FAILED_PERMANENT = "failed-permanent"
     SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"
 
 
 # Not finished: still to send, being sent, or to be retried.
 WAITING = (State.PENDING, State.SENDING, State.FAILED_TEMPORARY)
-Phase = Literal["scheduled", "due", "sending", "done", "cancelled"]
+Phase = Literal["scheduled", "due", "sending", "done", "unknown", "cancelled"]
 SeriesState = Literal["scheduled", "sending", "started", "done", "cancelled"]
 
 ANSWER_MAX = 1000
@@ -135,8 +139,45 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE series ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    (
+        3,
+        # `unknown`: no final reply after the body. SQLite cannot change a CHECK constraint, so
+        # the table is rebuilt; `unknowns` counts those answers (one retry, then the writer's).
+        """
+        CREATE TABLE deliveries_v3 (
+            id         INTEGER PRIMARY KEY,
+            issue_id   INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+            email      TEXT NOT NULL,
+            email_key  TEXT NOT NULL,
+            name       TEXT,
+            fields     TEXT,
+            state      TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent',
+                           'failed-temporary', 'failed-permanent', 'suppressed', 'unknown')),
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            next_try   TEXT,
+            message_id TEXT,
+            code       INTEGER,
+            answer     TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at    TEXT,
+            unknowns   INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (issue_id, email_key)
+        );
+        INSERT INTO deliveries_v3 (id, issue_id, email, email_key, name, fields, state, attempts,
+            next_try, message_id, code, answer, created_at, updated_at, sent_at)
+            SELECT id, issue_id, email, email_key, name, fields, state, attempts, next_try,
+            message_id, code, answer, created_at, updated_at, sent_at FROM deliveries;
+        DROP TABLE deliveries;
+        ALTER TABLE deliveries_v3 RENAME TO deliveries;
+        CREATE INDEX deliveries_state ON deliveries (state, next_try);
+        CREATE INDEX deliveries_key ON deliveries (email_key, state)
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+# An `unknown` delivery due its one retry, recorded before the pass at `?` (twice) began.
+_UNKNOWN_DUE = "state = 'unknown' AND next_try <= ? AND updated_at < ?"
 _STORED_ISSUE = (  # the columns of a StoredIssue, then of its Email, in field order
     "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html, i.text"
     " FROM issues i JOIN series s ON s.id = i.series_id"
@@ -308,14 +349,16 @@ class IssueStatus:
         return format_local(self.send_at, ZoneInfo(self.timezone))
 
     def phase(self, now: datetime) -> Phase:
-        """scheduled | due | sending | done | cancelled: where this issue stands at `now`."""
+        """scheduled | due | sending | done | unknown | cancelled: where this issue stands at `now`.
+
+        `unknown`: nothing left to send, but some readers may or may not have the message."""
         if self.cancelled:
             return "cancelled"
         if not self.materialized:
             return "due" if self.send_at <= now else "scheduled"
         if self.waiting:
             return "sending"
-        return "done"
+        return "unknown" if self.count(State.UNKNOWN) else "done"
 
 
 class Outbox:
@@ -756,6 +799,12 @@ class Outbox:
                         " AND next_try <= ? ORDER BY next_try, id LIMIT 1",
                         (stamp,),
                     ).fetchone()
+                if row is None:  # recorded before this pass began: never again in the same one
+                    row = c.execute(
+                        f"SELECT id FROM deliveries WHERE {_UNKNOWN_DUE} ORDER BY next_try, id"
+                        " LIMIT 1",
+                        (stamp, stamp),
+                    ).fetchone()
                 if row is None:
                     return None
                 delivery_id = row[0]
@@ -807,17 +856,25 @@ class Outbox:
         answer = detail[:ANSWER_MAX]
         with self.transaction() as c:
             row = c.execute(
-                "SELECT attempts, state FROM deliveries WHERE id = ?", (delivery_id,)
+                "SELECT attempts, state, unknowns FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
             if row is None or row[1] != State.SENDING:
                 raise OutboxError(
                     f"{self.path}: delivery {delivery_id} is not being sent; another runner may"
                     " be using this outbox"
                 )
-            attempts = int(row[0]) + 1
+            attempts, unknowns = int(row[0]) + 1, int(row[2])
             next_try: str | None = None
             if status == "sent":
                 state = State.SENT
+            elif status == "unknown":
+                state, unknowns = State.UNKNOWN, unknowns + 1
+                if unknowns == 1:  # one retry, on a later pass, with the same Message-ID
+                    next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
+                else:
+                    answer = (
+                        f"no final reply twice, so not sent again: the reader may have it; {answer}"
+                    )[:ANSWER_MAX]
             elif status == "temporary" and attempts < max_attempts:
                 state = State.FAILED_TEMPORARY
                 next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
@@ -828,9 +885,20 @@ class Outbox:
                 state = State.FAILED_PERMANENT
             c.execute(
                 "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, code = ?, answer = ?,"
-                " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
-                " WHERE id = ?",
-                (state, attempts, next_try, code, answer, stamp, state, stamp, delivery_id),
+                " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
+                " unknowns = ? WHERE id = ?",
+                (
+                    state,
+                    attempts,
+                    next_try,
+                    code,
+                    answer,
+                    stamp,
+                    state,
+                    stamp,
+                    unknowns,
+                    delivery_id,
+                ),
             )
         return state
 
@@ -841,8 +909,8 @@ class Outbox:
         row = self._conn.execute(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending'))"
             " + (SELECT COUNT(*) FROM deliveries WHERE state = 'failed-temporary'"
-            " AND next_try <= ?)",
-            (stamp,),
+            f" AND next_try <= ?) + (SELECT COUNT(*) FROM deliveries WHERE {_UNKNOWN_DUE})",
+            (stamp, stamp, stamp),
         ).fetchone()
         return int(row[0])
 
@@ -851,9 +919,9 @@ class Outbox:
         """Deliveries a pass at `now` would send (pending or due retries), without claiming them."""
         rows = self._conn.execute(
             "SELECT id FROM deliveries d WHERE (state IN ('pending', 'sending') OR"
-            " (state = 'failed-temporary' AND next_try <= ?)) AND NOT EXISTS"
+            f" (state = 'failed-temporary' AND next_try <= ?) OR ({_UNKNOWN_DUE})) AND NOT EXISTS"
             " (SELECT 1 FROM suppression s WHERE s.email_key = d.email_key) ORDER BY id",
-            (ts(now),),
+            (ts(now), ts(now), ts(now)),
         )
         return [self._delivery(self._conn, delivery_id) for (delivery_id,) in rows.fetchall()]
 
@@ -941,7 +1009,8 @@ class Outbox:
             ).rowcount
             cancelled = c.execute(
                 "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE email_key = ?"
-                " AND state IN ('pending', 'failed-temporary')",
+                " AND (state IN ('pending', 'failed-temporary')"
+                " OR (state = 'unknown' AND next_try IS NOT NULL))",
                 (stamp, key),
             ).rowcount
         return bool(added), cancelled

@@ -8,7 +8,8 @@ A pass, in order:
    left out), in one transaction, so a missed week is caught up once;
 3. `settings.smtp.connections` workers, each with its own SMTP connection and its own outbox
    connection, sharing one rate limiter, claim deliveries one at a time: mark `sending`
-   (committed, Message-ID stored), send, then record `sent` / `failed-*` right after the answer.
+   (committed, Message-ID stored), send, then record `sent` / `failed-*` right after the answer,
+   or `unknown` when the body went out and no answer came (retried once, in a later pass).
 
 The outbox is the truth; the `schedule` package only wakes the loop. Only one runner may use an
 outbox at a time (an advisory lock file next to its real path). A run never creates an outbox,
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 WARNINGS_KEPT = 50
 BACKOFF_CAP = 6 * 3600.0
-AFTER_A_TRY = (State.SENT, State.FAILED_TEMPORARY, State.FAILED_PERMANENT)
+AFTER_A_TRY = (State.SENT, State.FAILED_TEMPORARY, State.FAILED_PERMANENT, State.UNKNOWN)
 
 
 class Sender(Protocol):
@@ -108,6 +109,7 @@ class RunReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    unknown: int = 0  # the body went out, no final reply came: retried once, on a later pass
     written: int = 0
     stopped: bool = False
     warnings: tuple[TextWarning, ...] = ()
@@ -116,7 +118,7 @@ class RunReport:
 
     @property
     def attempted(self) -> int:
-        return self.sent + self.retrying + self.failed
+        return self.sent + self.retrying + self.failed + self.unknown
 
 
 class _Warnings:
@@ -356,6 +358,7 @@ def _pass(
         sent=counts[State.SENT],
         retrying=counts[State.FAILED_TEMPORARY],
         failed=counts[State.FAILED_PERMANENT],
+        unknown=counts[State.UNKNOWN],
         stopped=stop.is_set(),
     )
 
@@ -506,6 +509,8 @@ def _log_result(stored: StoredIssue, delivery: Delivery, state: State, result: S
         log.debug("sent %s", where)
     elif state == State.FAILED_TEMPORARY:
         log.info("will retry %s: %s %s", where, result.code or "", result.detail)
+    elif state == State.UNKNOWN:
+        log.warning("no final reply for %s (not resent in this pass): %s", where, result.detail)
     else:
         log.warning("failed %s: %s %s", where, result.code or "", result.detail)
 

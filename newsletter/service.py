@@ -451,7 +451,7 @@ class Status:
 def series_state(issues: tuple[IssueStatus, ...], now: datetime) -> SeriesState:
     """scheduled (nothing started), sending (an issue is due or going out), started (some sent,
     more to come), done (every issue sent), cancelled (unscheduled: the rest will not go)."""
-    phases = [st.phase(now) for st in issues]
+    phases = ["done" if p == "unknown" else p for p in (st.phase(now) for st in issues)]
     if any(p in ("due", "sending") for p in phases):
         return "sending"
     if "cancelled" in phases:

@@ -19,6 +19,8 @@ Knobs (keyword arguments of `start_server` / the `smtp_server_factory` fixture):
 - ``hang_seconds=S`` with ``hang_on="connect" | "mail" | "data"``: say nothing for S seconds (no
   greeting, no answer to MAIL, no answer after DATA) the first ``hang_times`` times (0 = always).
   A message whose client gave up during the hang is not kept.
+- ``answer_late=S``: keep every message, then wait S seconds before answering its final dot (a
+  slow server whose answer a client with a short data timeout never sees: it has the message).
 - ``auth=("user", "secret")``: require AUTH (PLAIN or LOGIN) with these credentials before MAIL.
 - ``tls="none" | "starttls" | "ssl"``: offer (and require) STARTTLS, or speak implicit TLS, with a
   self-signed certificate for 127.0.0.1/localhost made at test time with the ``openssl`` command
@@ -104,6 +106,7 @@ class Knobs:
     hang_seconds: float = 0.0
     hang_on: str = "data"
     hang_times: int = 1
+    answer_late: float = 0.0
     auth: tuple[str, str] | None = None
     tls: str = "none"
     reply_delay: float = 0.0
@@ -248,6 +251,8 @@ class _Recorder:
         with self.lock:
             self.messages.append(received)
         server.accepted_here += 1
+        if self.knobs.answer_late:
+            await asyncio.sleep(self.knobs.answer_late)
         return "250 2.0.0 OK queued"
 
     def authenticate(

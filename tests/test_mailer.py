@@ -138,27 +138,43 @@ def test_reconnects_when_the_server_hangs_up_mid_batch(smtp_server_factory: Fact
     assert server.hangups == 3 and server.connections == 4 and conn.connects == 4
 
 
-def test_hangup_before_the_answer_is_retried_once_more(smtp_server_factory: Factory) -> None:
+def test_hangup_before_the_final_reply_is_unknown_never_resent(
+    smtp_server_factory: Factory,
+) -> None:
+    """The body went out: the server may have it, so the message is not sent again here."""
     server = smtp_server_factory(hangup_after=2, hangup_phase="data", hangup_connections=1)
     delays: list[float] = []
     with SmtpConnection(settings_for(server), sleep=no_sleep(delays)) as conn:
         results = [conn.send(make_msg(), FROM, f"r{i}@example.com") for i in range(5)]
-    assert all(r.ok for r in results)
-    assert [m.rcpt_tos[0] for m in server.messages] == [f"r{i}@example.com" for i in range(5)]
-    assert delays == []  # the first reconnect is immediate
+    assert [r.status for r in results] == ["sent", "sent", "unknown", "sent", "sent"]
+    assert "dropped before the final reply" in results[2].detail and results[2].code is None
+    assert server.rcpt_attempts("r2@example.com") == 1
+    assert [m.rcpt_tos[0] for m in server.messages] == [f"r{i}@example.com" for i in (0, 1, 3, 4)]
+    assert delays == [] and server.connections == 2
 
 
-def test_a_server_that_stops_answering_times_out_and_is_retried(
+def test_a_server_silent_after_the_body_is_unknown_after_data_timeout(
     smtp_server_factory: Factory,
 ) -> None:
     server = smtp_server_factory(hang_on="data", hang_seconds=5, hang_times=1)
     started = time.monotonic()
-    with SmtpConnection(settings_for(server, timeout=0.5)) as conn:
+    with SmtpConnection(settings_for(server, timeout=0.2, data_timeout=0.5)) as conn:
+        result = conn.send(make_msg(), FROM, "a@example.com")
+        assert result.status == "unknown", result
+        assert "no final reply within 0.5 s (data_timeout)" in result.detail
+        assert 0.5 <= time.monotonic() - started < 4
+        assert conn.send(make_msg(), FROM, "b@example.com").ok  # a fresh connection
+    assert [m.rcpt_tos for m in server.messages] == [("b@example.com",)]
+    assert server.rcpt_attempts("a@example.com") == 1 and server.connections == 2
+
+
+def test_the_final_reply_waits_data_timeout_not_timeout(smtp_server_factory: Factory) -> None:
+    """RFC 5321 §4.5.3.2.6: a server may take long to answer the final dot."""
+    server = smtp_server_factory(answer_late=0.6)
+    with SmtpConnection(settings_for(server, timeout=0.2, data_timeout=3)) as conn:
         result = conn.send(make_msg(), FROM, "a@example.com")
     assert result.ok, result
-    assert time.monotonic() - started < 4
-    assert [m.rcpt_tos for m in server.messages] == [("a@example.com",)]
-    assert server.connections == 2
+    assert len(server.messages) == 1 and server.connections == 1
 
 
 def test_silent_server_at_connect_is_a_one_line_error(smtp_server_factory: Factory) -> None:

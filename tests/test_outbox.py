@@ -316,11 +316,21 @@ def test_a_version_1_outbox_upgrades_keeping_each_issues_zone(db: Path) -> None:
             " text, created_at) VALUES (1, 1, 'a', 'A', ?, 's', 'p', '<p>h</p>', 't', ?)",
             (ts(T0), ts(T0)),
         )
+        raw.execute(
+            "INSERT INTO deliveries (issue_id, email, email_key, state, attempts, message_id,"
+            " created_at, updated_at) VALUES (1, 'a@x.org', 'a@x.org', 'failed-temporary', 2,"
+            " '<m@x.org>', ?, ?)",
+            (ts(T0), ts(T0)),
+        )
         raw.commit()
     finally:
         raw.close()
     with Outbox.open(db) as ob:
-        assert ob.schema_version() == SCHEMA_VERSION == 2
+        assert ob.schema_version() == SCHEMA_VERSION == 3
+        (row,) = ob.deliveries()  # schema 3 rebuilt the table for `unknown`: the rows stay
+        assert (row["state"], row["attempts"], row["message_id"], row["unknowns"]) == (
+            "failed-temporary", 2, "<m@x.org>", 0,
+        )  # fmt: skip
         (st,) = ob.status()
         assert (st.timezone, st.cancelled, st.local) == (
             "America/New_York",

@@ -13,6 +13,7 @@ outbox retries it at most once, on a later pass, with the same Message-ID.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.policy
 import random
 import re
@@ -57,10 +58,18 @@ class SendResult:
     status: SendStatus
     code: int | None  # the SMTP reply code; None when no server answered
     detail: str  # the server's text or the network error; never a password
+    recipient: bool = False  # the answer was to RCPT TO: about the reader's address
 
     @property
     def ok(self) -> bool:
         return self.status == "sent"
+
+    @property
+    def bad_address(self) -> bool:
+        """A 550/551/553 to RCPT TO: the reader's address is refused (no such mailbox, not
+        local, not allowed), so it goes on the suppression list. Other 5xx answers (a message
+        refused at DATA, the sender refused at MAIL) say nothing about the address."""
+        return self.recipient and self.code in (550, 551, 553)
 
 
 class _Secret:
@@ -539,7 +548,7 @@ class SmtpConnection:
             phase = "RCPT TO"
             code, resp = smtp.rcpt(to_addr)
             if code not in (250, 251):
-                return self._refused(code, resp)
+                return self._refused(code, resp, recipient=True)
             phase = "DATA"
             code, resp = smtp.docmd("DATA")
             if code != 354:
@@ -574,15 +583,15 @@ class SmtpConnection:
             if smtp.sock is not None:
                 smtp.sock.settimeout(self._settings.smtp.timeout)
 
-    def _refused(self, code: int, resp: bytes | str) -> SendResult:
+    def _refused(self, code: int, resp: bytes | str, *, recipient: bool = False) -> SendResult:
         if code == 421:
             raise _Transient(
                 f"{_where(self._settings)} is closing the connection: 421 {_text(resp)}"
             )
-        return self._finish(code, resp)
+        return self._finish(code, resp, recipient=recipient)
 
-    def _finish(self, code: int, resp: bytes | str) -> SendResult:
-        result = _classify(code, self._scrub(_text(resp)))
+    def _finish(self, code: int, resp: bytes | str, *, recipient: bool = False) -> SendResult:
+        result = dataclasses.replace(_classify(code, self._scrub(_text(resp))), recipient=recipient)
         if result.status != "sent":
             smtp = self._smtp
             try:

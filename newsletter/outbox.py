@@ -60,6 +60,9 @@ Phase = Literal["scheduled", "due", "sending", "done", "unknown", "cancelled"]
 SeriesState = Literal["scheduled", "sending", "started", "done", "cancelled"]
 
 ANSWER_MAX = 1000
+SUPPRESS_REASON_MAX = 300
+# A refused address's suppression reason starts so, as a bounce report's does: "bounce 550: ...".
+BOUNCE_REASON = "bounce"
 
 # Ordered migrations: (version, statements). Append new versions; never edit an applied one.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -235,6 +238,21 @@ def replaced(path: Path) -> OutboxError:
     return OutboxError(
         f"{path}: the outbox was replaced by another file while running; nothing more was sent:"
         " stop every runner, check which file is the right one, then run again"
+    )
+
+
+def _suppress_in(c: sqlite3.Connection, delivery_id: int, reason: str, stamp: str) -> None:
+    """Put a delivery's address on the suppression list and cancel its other queued rows."""
+    c.execute(
+        "INSERT OR IGNORE INTO suppression (email_key, email, reason, created_at)"
+        " SELECT email_key, email, ?, ? FROM deliveries WHERE id = ?",
+        (reason[:SUPPRESS_REASON_MAX], stamp, delivery_id),
+    )
+    c.execute(
+        "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE email_key ="
+        " (SELECT email_key FROM deliveries WHERE id = ?) AND (state IN ('pending',"
+        " 'failed-temporary') OR (state = 'unknown' AND next_try IS NOT NULL))",
+        (stamp, delivery_id),
     )
 
 
@@ -846,11 +864,14 @@ class Outbox:
         now: datetime,
         max_attempts: int,
         retry_delay: Callable[[int], float],
+        suppress: str | None = None,
     ) -> State:
         """Store the server's answer and return the new state.
 
-        `status` is the mailer's: sent | temporary | permanent. A temporary failure is retried
-        after `retry_delay(attempts)` seconds until `max_attempts` tries have been made.
+        `status` is the mailer's: sent | temporary | permanent | unknown. A temporary failure is
+        retried after `retry_delay(attempts)` seconds until `max_attempts` tries have been made.
+        `suppress` (a reason) puts the address on the suppression list in the same transaction
+        and cancels its other queued deliveries: a refused address is never tried again.
         """
         stamp = ts(now)
         answer = detail[:ANSWER_MAX]
@@ -900,6 +921,8 @@ class Outbox:
                     delivery_id,
                 ),
             )
+            if suppress is not None:
+                _suppress_in(c, delivery_id, suppress, stamp)
         return state
 
     @_guarded

@@ -54,6 +54,7 @@ from .mailer import RateLimiter, SendResult, SmtpConnection
 from .message import eml_bytes, outgoing
 from .model import Email, TextWarning
 from .outbox import (
+    BOUNCE_REASON,
     Delivery,
     Outbox,
     State,
@@ -478,6 +479,11 @@ def _work(
                 now=clock(),
                 max_attempts=settings.smtp.max_attempts,
                 retry_delay=retry_delay,
+                suppress=(
+                    f"{BOUNCE_REASON} {result.code}: {result.detail}"
+                    if result.bad_address
+                    else None
+                ),
             )
             _log_result(stored, delivery, state, result)
             with shared.lock:
@@ -512,7 +518,8 @@ def _log_result(stored: StoredIssue, delivery: Delivery, state: State, result: S
     elif state == State.UNKNOWN:
         log.warning("no final reply for %s (not resent in this pass): %s", where, result.detail)
     else:
-        log.warning("failed %s: %s %s", where, result.code or "", result.detail)
+        suppressed = "; the address is now suppressed" if result.bad_address else ""
+        log.warning("failed %s: %s %s%s", where, result.code or "", result.detail, suppressed)
 
 
 # -- dry run ------------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def test_451_is_temporary_550_is_permanent_with_the_servers_text(
         fine = conn.send(make_msg(), FROM, "fine@example.com")
         busy_again = conn.send(make_msg(), FROM, "busy@example.com")
     assert busy.status == "temporary" and busy.code == 451 and "try again later" in busy.detail
-    assert gone == SendResult("permanent", 550, "5.1.1 no such user here")
+    assert gone == SendResult("permanent", 550, "5.1.1 no such user here", recipient=True)
     assert fine.ok and busy_again.ok
     assert [m.rcpt_tos[0] for m in server.messages] == ["fine@example.com", "busy@example.com"]
     assert server.connections == 1  # refusals leave the connection usable (RSET)

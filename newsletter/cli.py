@@ -754,6 +754,80 @@ def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+@command(JSON)
+def cmd_subscribers(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """who is suppressed, bounced or failing, and why
+
+    The addresses the outbox keeps away from or cannot reach: suppressed (unsubscribed, or
+    suppressed for a reason), bounced (a bounce report's 5.x.x) and failed (a permanent failure
+    that did not suppress them), each with its reason.
+    """
+    from .hygiene import listed_addresses
+
+    listed = listed_addresses(settings)
+    if args.json:
+        print(json.dumps({"addresses": [a.as_json() for a in listed]}, ensure_ascii=False))
+        return ExitStatus.OK
+    if not listed:
+        print("no suppressed, bounced or failed addresses")
+        return ExitStatus.OK
+    for a in listed:
+        where = f" (issue {a.issue})" if a.issue else ""
+        when = a.since.strftime("%Y-%m-%d %H:%M UTC")
+        print(f"{a.status:<10}  {a.email}  {when}{where}: {a.reason}")
+    counts = {s: sum(a.status == s for a in listed) for s in ("suppressed", "bounced", "failed")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return ExitStatus.OK
+
+
+@command(opt("address", help="the address to send to again"))
+def cmd_resubscribe(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """take an address off the suppression list
+
+    Take an address off the suppression list: the issues that go out from now on are sent to
+    it again (if it is in the subscriber list); deliveries already cancelled stay cancelled.
+    """
+    from .hygiene import resubscribe
+
+    done = resubscribe(settings, args.address)
+    if done.reason is None:
+        print(f"{done.address} was not on the suppression list")
+    else:
+        print(f"resubscribed {done.address} (it was suppressed: {done.reason})")
+    return ExitStatus.OK
+
+
+@command(opt("mailbox", metavar="MAILBOX", help="an mbox file or a Maildir folder"))
+def cmd_bounces(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """read bounce reports, suppress hard bounces
+
+    Read the delivery status notifications (RFC 3464) in an mbox file or a Maildir folder:
+    each address with a permanent failure (5.x.x) goes on the suppression list with the code
+    and the server's reason; temporary failures (4.x.x) are counted, not suppressed. The mailbox
+    is not changed, so reading it again is harmless.
+    """
+    from .hygiene import apply_bounces
+
+    done = apply_bounces(settings, Path(args.mailbox), _now())
+    reading = done.reading
+    for warning in reading.unreadable:
+        print(f"warning: {warning}", file=sys.stderr)
+    for b in done.suppressed:
+        print(f"suppressed {b.address}: {b.reason}")
+    for b in done.already:
+        print(f"{b.address} was already on the suppression list ({b.status})")
+    for b in reading.soft:
+        print(f"soft bounce for {b.address} ({b.status}), not suppressed: {b.diagnostic}")
+    cancelled = f", {done.cancelled} queued message(s) cancelled" if done.cancelled else ""
+    print(
+        f"{reading.messages} message(s) read: {len(reading.hard)} hard bounce(s), "
+        f"{len(done.suppressed)} address(es) newly suppressed{cancelled}; "
+        f"{len(reading.soft)} soft bounce(s) counted, not suppressed; "
+        f"{reading.not_reports} not a bounce report"
+    )
+    return ExitStatus.OK
+
+
 @command(port=8026)
 def cmd_unsubscribe_server(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """answer the unsubscribe links (behind HTTPS)

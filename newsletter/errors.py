@@ -46,3 +46,7 @@ class OutboxBusy(OutboxError):
 
 class DeliveryError(NewsletterError):
     """The SMTP server refused the work, or no connection could be made."""
+
+
+class MailboxError(NewsletterError):
+    """A mailbox of bounce reports (mbox file or Maildir folder) cannot be read."""

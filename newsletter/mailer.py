@@ -321,7 +321,18 @@ class SmtpConnection:
         self._sleep = sleep
         self._random = random.Random()
         self._smtp: smtplib.SMTP | None = None
+        self._stopped: Callable[[], bool] = lambda: False
         self.connects = 0  # how many times a connection was opened (reconnects included)
+
+    def stop_on(self, stopped: Callable[[], bool], sleep: Callable[[float], None]) -> None:
+        """Once `stopped()` (a signal), retry and reconnect no more, and close without waiting
+        for QUIT's answer; `sleep` is a wait that a stop ends at once.
+
+        The message in flight still gets its answer (or its timeout): cutting it off could
+        leave the server with a message the outbox does not know it has.
+        """
+        self._stopped = stopped
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         s = self._settings.smtp
@@ -455,6 +466,9 @@ class SmtpConnection:
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
+        if self._stopped():
+            self._discard(smtp)
+            return
         try:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
@@ -474,7 +488,7 @@ class SmtpConnection:
         """Send one message to one recipient; the answer becomes a SendResult, never an exception.
 
         A dropped connection (or a 421 "closing") is reconnected and the message retried a few
-        times, the first at once, then with exponential backoff and jitter.
+        times, the first at once, then with exponential backoff and jitter; never after a stop.
         Raises DeliveryError only when reconnecting fails for good (TLS, login).
         """
         refused = check_message(msg, from_addr, to_addr)
@@ -485,9 +499,13 @@ class SmtpConnection:
         payloads: dict[tuple[bool, bool], bytes] = {}
         last = "no attempt made"
         for attempt in range(self._retries + 1):
+            if attempt and self._stopped():
+                return SendResult("temporary", None, f"{last} (not retried: stopping)")
             if attempt > 1:
                 delay = self._backoff * 2 ** (attempt - 2)
                 self._sleep(delay * (1 + 0.5 * self._random.random()))
+                if self._stopped():
+                    return SendResult("temporary", None, f"{last} (not retried: stopping)")
             try:
                 self._connect()
                 return self._transaction(msg, from_addr, to_addr, needs_utf8, payloads)

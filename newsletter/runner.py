@@ -28,6 +28,7 @@ import os
 import random
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -387,7 +388,24 @@ def _send_all(
     # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
     # caller's event is never set from here, so one failed pass does not end the loop.
     halt = threading.Event()
-    limiter = RateLimiter.from_settings(settings) if settings.smtp.rate_limit > 0 else None
+
+    def stopped() -> bool:
+        return stop.is_set() or halt.is_set()
+
+    def pause(seconds: float) -> None:
+        """Sleep, but a signal ends it at once (and a failed worker within 50 ms)."""
+        end = time.monotonic() + seconds
+        while not stopped() and (left := end - time.monotonic()) > 0:
+            stop.wait(min(left, 0.05))
+
+    limiter = (
+        RateLimiter(settings.smtp.rate_interval, sleep=pause)
+        if settings.smtp.rate_limit > 0
+        else None
+    )
+    for sender in senders:
+        if isinstance(sender, SmtpConnection):
+            sender.stop_on(stopped, pause)
     rng_lock = threading.Lock()
 
     def retry_delay(attempt: int) -> float:
@@ -445,6 +463,8 @@ def _work(
         while not any(s.is_set() for s in stops):
             if limiter is not None:
                 limiter.wait()
+                if any(s.is_set() for s in stops):  # a stop ended the wait: take nothing more
+                    return
             outbox.check_in_place()  # one stat: a deleted outbox stops the sending here
             delivery = outbox.claim(now, _message_id(settings))
             if delivery is None:

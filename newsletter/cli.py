@@ -327,9 +327,11 @@ def _print_queued(queued: service.Queued, series: Series, now: datetime) -> None
     t, result = queued.timing, queued.result
     weeks = "every week" if t.every == 1 else f"every {t.every} weeks"
     print(
-        f"queued '{series.title}' ({series.slug}): {len(queued.issues)} issues, {weeks} at "
-        f"{t.at:%H:%M} {t.zone.key}, in {queued.outbox}"
+        f"queued '{series.title}' ({result.series_slug}): {len(queued.issues)} issues, {weeks} "
+        f"at {t.at:%H:%M} {t.zone.key}, in {queued.outbox}"
     )
+    if result.retitled_from is not None:
+        print(f"  the same post, retitled: was '{result.retitled_from}' (one series, replaced)")
     kept = set(result.kept)
     for st in queued.issues:
         note = "  (sending had begun: kept as it was)" if st.number in kept else ""
@@ -354,7 +356,8 @@ def _print_status(status: service.Status) -> None:
         upcoming = f", next {s.next}" if s.next else ""
         started = f"{s.started} of {s.issues} issues started"
         cancelled = f", {s.cancelled} cancelled" if s.cancelled else ""
-        print(f"{s.slug} ('{s.title}'): {s.state}, {started}{cancelled}{upcoming}")
+        failed = f", {s.failed} failed" if s.failed else ""
+        print(f"{s.slug} ('{s.title}'): {s.state}, {started}{cancelled}{failed}{upcoming}")
     print()
     print(
         f"{'':>4} {'send time':<25} {'state':<9} {'sent':>6} {'pending':>7} {'retry':>6} "
@@ -369,6 +372,15 @@ def _print_status(status: service.Status) -> None:
             f"{r.number:>4} {r.local:<25} {r.state:<9} {r.sent:>6} {r.pending:>7} "
             f"{r.retrying:>6} {r.failed:>6}  {r.title}"
         )
+    for r in status.rows:
+        if r.reason:
+            print(f"{r.series} issue {r.number} failed, nothing sent: {r.reason}")
+        if r.unknown:
+            print(
+                f"{r.series} issue {r.number}: {r.unknown} message(s) got no final reply after "
+                "the body (the reader may have it); 'newsletter unknown' "
+                "lists them"
+            )
 
 
 def _print_captions(table: list[tuple[Issue, dict[str, str]]], settings: Settings) -> None:
@@ -383,9 +395,19 @@ def _print_captions(table: list[tuple[Issue, dict[str, str]]], settings: Setting
     print("\n\n".join(parts))
 
 
+def _print_failed_issues(report: RunReport) -> None:
+    for series_slug, number, why in report.failed_issues:
+        print(
+            f"newsletter: {series_slug} issue {number} failed, nothing sent: {why}; fix the post "
+            "and 'schedule --replace' it (the other issues go on)",
+            file=sys.stderr,
+        )
+
+
 def _print_report(report: RunReport, *, quiet_when_idle: bool = False) -> None:
     for series_slug, number, recipients in report.started:
         print(f"started {series_slug} issue {number}: {recipients} recipient(s)")
+    _print_failed_issues(report)
     if report.warning_count > len(report.warnings):
         print(
             f"newsletter: {report.warning_count - len(report.warnings)} more warning(s) about "
@@ -398,8 +420,9 @@ def _print_report(report: RunReport, *, quiet_when_idle: bool = False) -> None:
             "(these few may arrive twice)"
         )
     if report.attempted:
-        print(f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}")
-    elif not report.started and not quiet_when_idle:
+        unknown = f", no final reply {report.unknown}" if report.unknown else ""
+        print(f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}{unknown}")
+    elif not report.started and not report.failed_issues and not quiet_when_idle:
         print("nothing due")
     if report.stopped:
         print("stopped: the rest waits in the outbox for the next run")
@@ -678,6 +701,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     with _runner_log(args.debug), _stop_on_signals() as stop:
         if args.dry_run:
             report = dry_run(settings, clock(), Path(args.out), clock=clock)
+            _print_failed_issues(report)
             print(f"wrote {report.written} message(s) to {args.out} (dry run: nothing sent)")
         elif args.once:
             now = clock()
@@ -794,6 +818,45 @@ def cmd_resubscribe(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         print(f"{done.address} was not on the suppression list")
     else:
         print(f"resubscribed {done.address} (it was suppressed: {done.reason})")
+    return ExitStatus.OK
+
+
+@command(
+    opt("series", nargs="?", metavar="SERIES", help="only this series ('newsletter status')"),
+    opt("issue", nargs="?", type=int, metavar="ISSUE", help="only this issue number"),
+    opt("--sent", action="store_true", help="record them sent: the readers have them"),
+    opt("--resend", action="store_true", help="send them again, with the same Message-ID"),
+    JSON,
+)
+def cmd_unknown(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """list the messages with no final reply, and settle them
+
+    A message whose body went out with no final reply from the server is `unknown`: the reader
+    may have it. `run` retries one once, on a later pass, then leaves it to you: list them, then
+    say --sent (the server's log shows them delivered) or --resend (the same Message-ID, so a
+    receiver that has the first copy can drop the second).
+    """
+    from .hygiene import Decision, settle_unknown
+
+    if args.sent and args.resend:
+        raise UsageError("say --sent or --resend, not both")
+    decision: Decision | None = "sent" if args.sent else "resend" if args.resend else None
+    found = settle_unknown(
+        settings, _now(), decision=decision, series=args.series, number=args.issue
+    )
+    if args.json:
+        print(json.dumps({"unknown": [u.as_json() for u in found]}, ensure_ascii=False))
+        return ExitStatus.OK
+    for u in found:
+        print(f"{u.issue}  {u.email}  {u.message_id}  {u.since:%Y-%m-%d %H:%M} UTC: {u.detail}")
+    if not found:
+        print("no message is waiting for a decision")
+    elif decision == "sent":
+        print(f"recorded {len(found)} message(s) as sent")
+    elif decision == "resend":
+        print(f"{len(found)} message(s) queued again: the next 'newsletter run' sends them")
+    else:
+        print(f"{len(found)} message(s) with no final reply: add --sent or --resend")
     return ExitStatus.OK
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from .bounces import REASON_PREFIX, Bounce, Reading, read_mailbox
 from .config import Settings
 from .errors import SubscriberError
-from .outbox import Outbox, outbox_path, parse_ts
+from .outbox import Outbox, outbox_path, parse_ts, ts
 from .subscribers import email_key, normalize_email
 
 Status = Literal["suppressed", "bounced", "failed"]
@@ -131,3 +131,73 @@ def resubscribe(settings: Settings, given: str) -> Resubscribed:
         if row is not None:
             c.execute("DELETE FROM suppression WHERE email_key = ?", (email_key(address),))
     return Resubscribed(address, None if row is None else str(row[0]))
+
+
+Decision = Literal["sent", "resend"]
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A delivery whose body went out with no final reply after it: the reader may have it."""
+
+    email: str
+    issue: str  # "series-slug #N"
+    message_id: str
+    detail: str
+    since: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "issue": self.issue,
+            "message_id": self.message_id,
+            "detail": self.detail,
+            "since": self.since.isoformat(),
+        }
+
+
+_UNANSWERED = (
+    "SELECT d.id, d.email, s.slug, i.number, d.message_id, d.answer, d.updated_at"
+    " FROM deliveries d JOIN issues i ON i.id = d.issue_id JOIN series s ON s.id = i.series_id"
+    " WHERE d.state = 'unknown' AND (? IS NULL OR s.slug = ?) AND (? IS NULL OR i.number = ?)"
+    " ORDER BY d.updated_at, d.id"
+)
+
+
+def settle_unknown(
+    settings: Settings,
+    now: datetime,
+    *,
+    decision: Decision | None = None,
+    series: str | None = None,
+    number: int | None = None,
+) -> list[Unanswered]:
+    """The `unknown` deliveries (of `series`, issue `number`), and with a `decision` the writer's
+    word on them: "sent" records them sent; "resend" queues them again with the same Message-ID,
+    so a receiver that has the first copy can recognise the second."""
+    path = outbox_path(settings)
+    if not path.exists():
+        return []
+    found: list[Unanswered] = []
+    with Outbox.open(path, create=False) as outbox, outbox.transaction() as c:
+        for row_id, address, slug, issue, message_id, answer, updated in c.execute(
+            _UNANSWERED, (series, series, number, number)
+        ).fetchall():
+            found.append(
+                Unanswered(
+                    address, f"{slug} #{issue}", message_id or "", answer or "", parse_ts(updated)
+                )
+            )
+            if decision == "sent":
+                c.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?, updated_at = ?,"
+                    " answer = 'marked sent by the writer: ' || COALESCE(answer, '') WHERE id = ?",
+                    (ts(now), ts(now), row_id),
+                )
+            elif decision == "resend":
+                c.execute(
+                    "UPDATE deliveries SET state = 'pending', next_try = NULL, updated_at = ?"
+                    " WHERE id = ?",
+                    (ts(now), row_id),
+                )
+    return found

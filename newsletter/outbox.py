@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from .config import Settings
 from .errors import OutboxBusy, OutboxError
 from .model import Email
+from .readers.fetch import is_url
 from .schedule_plan import format_local
 from .subscribers import Subscriber, email_key
 
@@ -56,7 +57,7 @@ class State(StrEnum):
 
 # Not finished: still to send, being sent, or to be retried.
 WAITING = (State.PENDING, State.SENDING, State.FAILED_TEMPORARY)
-Phase = Literal["scheduled", "due", "sending", "done", "unknown", "cancelled"]
+Phase = Literal["scheduled", "due", "sending", "done", "unknown", "cancelled", "failed"]
 SeriesState = Literal["scheduled", "sending", "started", "done", "cancelled"]
 
 ANSWER_MAX = 1000
@@ -177,6 +178,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX deliveries_key ON deliveries (email_key, state)
         """,
     ),
+    (
+        4,
+        # An issue that cannot be built is failed with its reason, alone: the others still go.
+        """
+        ALTER TABLE issues ADD COLUMN failed TEXT
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # An `unknown` delivery due its one retry, recorded before the pass at `?` (twice) began.
@@ -196,6 +204,26 @@ def ts(moment: datetime) -> str:
 
 def parse_ts(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def same_post(stored: str, source: str) -> bool:
+    """Whether a series queued from `stored` is the post at `source` (a URL, or a resolved
+    path): a series is its post, so a retitled post is still the same series. A relative path
+    an older outbox kept is resolved against the current folder."""
+    if stored == source:
+        return True
+    if is_url(stored) or is_url(source):
+        return False
+    return Path(stored).resolve() == Path(source).resolve()
+
+
+def _free_slug(slug: str, taken: set[str]) -> str:
+    """`slug`, or `slug-2`, `slug-3`…: another post with the same title is another series."""
+    n, name = 1, slug
+    while name in taken:
+        n += 1
+        name = f"{slug}-{n}"
+    return name
 
 
 def outbox_path(settings: Settings) -> Path:
@@ -303,6 +331,7 @@ class ScheduleResult:
     """What `schedule` did; `kept` are issues left alone because sending had already begun."""
 
     series_slug: str
+    retitled_from: str | None = None  # the title the series had, when the post's has changed
     added: tuple[int, ...] = ()
     replaced: tuple[int, ...] = ()
     kept: tuple[int, ...] = ()
@@ -352,6 +381,8 @@ class IssueStatus:
     materialized: bool
     counts: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
+    series_source: str = ""  # the post the series was queued from (its identity)
+    failed: str | None = None  # why the issue could not be built (then nothing was sent)
 
     def count(self, state: State) -> int:
         return self.counts.get(state, 0)
@@ -367,11 +398,14 @@ class IssueStatus:
         return format_local(self.send_at, ZoneInfo(self.timezone))
 
     def phase(self, now: datetime) -> Phase:
-        """scheduled | due | sending | done | unknown | cancelled: where this issue stands at `now`.
+        """scheduled | due | sending | done | unknown | cancelled | failed: where this issue
+        stands at `now`.
 
         `unknown`: nothing left to send, but some readers may or may not have the message."""
         if self.cancelled:
             return "cancelled"
+        if self.failed is not None:
+            return "failed"
         if not self.materialized:
             return "due" if self.send_at <= now else "scheduled"
         if self.waiting:
@@ -537,14 +571,20 @@ class Outbox:
 
     @_guarded
     def schedule(self, plan: SeriesPlan, *, replace: bool, now: datetime) -> ScheduleResult:
-        """Queue a series; with `replace`, swap only the issues whose sending has not begun."""
+        """Queue a series, known by its post (`plan.source`), not its title; with `replace`,
+        swap in place only the issues whose sending has not begun."""
         stamp = ts(now)
         added: list[int] = []
         replaced: list[int] = []
         kept: list[int] = []
         removed: list[int] = []
         with self.transaction() as c:
-            row = c.execute("SELECT id FROM series WHERE slug = ?", (plan.slug,)).fetchone()
+            known = c.execute("SELECT id, slug, source, title FROM series ORDER BY id").fetchall()
+            found = next((r for r in known if same_post(r[2], plan.source)), None)
+            row = None if found is None else (found[0],)
+            others = {r[1] for r in known if r is not found}
+            slug = _free_slug(plan.slug, others)  # a retitled post's series takes its new name
+            name = slug if found is None else str(found[1])  # the name it is queued under now
             live = 0
             if row is not None:
                 live = c.execute(
@@ -563,8 +603,8 @@ class Outbox:
                 ).fetchone()
                 when = f", first {parse_ts(first):%Y-%m-%d %H:%M} UTC" if first else ""
                 raise OutboxError(
-                    f"{self.path}: '{plan.slug}' is already scheduled ({count} issues{when}); "
-                    "add --replace to replace the issues not sent yet"
+                    f"{self.path}: {plan.source} is already scheduled as '{name}' ({count} "
+                    f"issues{when}); add --replace to replace the issues not sent yet"
                 )
             about = (
                 plan.title,
@@ -578,14 +618,14 @@ class Outbox:
                 series_id = c.execute(
                     "INSERT INTO series (slug, title, source, timezone, local_time, every_weeks,"
                     " catch_up, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (plan.slug, *about, stamp, stamp),
+                    (slug, *about, stamp, stamp),
                 ).lastrowid
             else:
                 series_id = row[0]
                 c.execute(
-                    "UPDATE series SET title = ?, source = ?, timezone = ?, local_time = ?,"
-                    " every_weeks = ?, catch_up = ?, updated_at = ? WHERE id = ?",
-                    (*about, stamp, series_id),
+                    "UPDATE series SET slug = ?, title = ?, source = ?, timezone = ?,"
+                    " local_time = ?, every_weeks = ?, catch_up = ?, updated_at = ? WHERE id = ?",
+                    (slug, *about, stamp, series_id),
                 )
             existing = {
                 number: (issue_id, started is not None)
@@ -620,8 +660,8 @@ class Outbox:
                 else:
                     c.execute(
                         "UPDATE issues SET slug = ?, title = ?, send_at = ?, timezone = ?,"
-                        " subject = ?, preheader = ?, html = ?, text = ?, cancelled_at = NULL"
-                        " WHERE id = ?",
+                        " subject = ?, preheader = ?, html = ?, text = ?, cancelled_at = NULL,"
+                        " failed = NULL WHERE id = ?",
                         (*values, old[0]),
                     )
                     replaced.append(issue.number)
@@ -637,7 +677,8 @@ class Outbox:
                 (series_id, stamp),
             ).fetchone()[0]
         return ScheduleResult(
-            series_slug=plan.slug,
+            series_slug=slug,
+            retitled_from=found[3] if found and found[3] != plan.title else None,
             added=tuple(added),
             replaced=tuple(replaced),
             kept=tuple(sorted(kept)),
@@ -650,7 +691,7 @@ class Outbox:
         """Every scheduled issue, in send order, with its deliveries counted by state."""
         rows = self._conn.execute(
             "SELECT i.id, s.slug, s.title, COALESCE(i.timezone, s.timezone), i.number, i.title,"
-            " i.subject, i.send_at, i.materialized_at, i.cancelled_at"
+            " i.subject, i.send_at, i.materialized_at, i.cancelled_at, s.source, i.failed"
             " FROM issues i JOIN series s ON s.id = i.series_id"
             " ORDER BY i.send_at, s.slug, i.number"
         ).fetchall()
@@ -671,6 +712,8 @@ class Outbox:
                 materialized=row[8] is not None,
                 counts=counts.get(row[0], {}),
                 cancelled=row[9] is not None,
+                series_source=row[10],
+                failed=row[11],
             )
             for row in rows
         ]
@@ -711,7 +754,8 @@ class Outbox:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
         rows = self._conn.execute(
             _STORED_ISSUE.replace(" FROM", ", s.catch_up FROM", 1)
-            + " WHERE i.materialized_at IS NULL AND i.cancelled_at IS NULL AND i.send_at <= ?"
+            + " WHERE i.materialized_at IS NULL AND i.cancelled_at IS NULL AND i.failed IS NULL"
+            " AND i.send_at <= ?"
             " ORDER BY i.send_at, i.id",
             (ts(now),),
         ).fetchall()
@@ -724,6 +768,16 @@ class Outbox:
                 caught_up.add(issue.series_slug)
             found.append(issue)
         return found
+
+    @_guarded
+    def fail_issue(self, issue_id: int, reason: str) -> None:
+        """Mark an issue that cannot be built failed, with why; it is never started, and a
+        `schedule --replace` of its post clears it."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE issues SET failed = ? WHERE id = ? AND materialized_at IS NULL",
+                (reason[:ANSWER_MAX], issue_id),
+            )
 
     @_guarded
     def stored_issue(self, issue_id: int) -> StoredIssue:
@@ -974,6 +1028,7 @@ class Outbox:
         """When the next not-yet-due issue goes out, for the loop's 'next issue' line."""
         row = self._conn.execute(
             "SELECT MIN(send_at) FROM issues WHERE materialized_at IS NULL AND cancelled_at IS NULL"
+            " AND failed IS NULL"
         ).fetchone()
         return parse_ts(row[0]) if row[0] else None
 

@@ -65,6 +65,7 @@ from .outbox import (
     replaced,
 )
 from .subscribers import Subscriber, read_subscribers, subscribers_path
+from .text import header_trouble
 from .unsubscribe import load_secret, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 WARNINGS_KEPT = 50
 BACKOFF_CAP = 6 * 3600.0
+CHECK_READER = "reader@example.com"  # the stand-in an issue is built for before it starts
 AFTER_A_TRY = (State.SENT, State.FAILED_TEMPORARY, State.FAILED_PERMANENT, State.UNKNOWN)
 
 
@@ -108,6 +110,7 @@ class RunReport:
 
     recovered: int = 0
     started: tuple[tuple[str, int, int], ...] = ()  # (series slug, issue number, recipients)
+    failed_issues: tuple[tuple[str, int, str], ...] = ()  # (series slug, issue number, why)
     sent: int = 0
     retrying: int = 0
     failed: int = 0
@@ -300,12 +303,42 @@ def _counted(subscribers: Iterator[Subscriber], source: Path) -> Iterator[Subscr
         )
 
 
+def issue_problem(settings: Settings, stored: StoredIssue, now: datetime) -> str | None:
+    """Why no message of this issue can be built (checked on a stand-in reader), or None."""
+    for what, value in (("subject", stored.email.subject), ("preheader", stored.email.preheader)):
+        trouble = header_trouble(value)
+        if trouble:
+            return f"its {what} {value[:60]!r} {trouble}"
+    try:
+        outgoing(
+            stored.email,
+            settings,
+            to_addr=CHECK_READER,
+            to_name=None,
+            unsubscribe_url=unsubscribe_url(settings, CHECK_READER, b"check"),
+            date=now,
+        )
+    except (NewsletterError, ValueError, UnicodeError) as e:  # the email package's refusals
+        return f"cannot build its message: {e}"
+    return None
+
+
 def _start_due(
     outbox: Outbox, settings: Settings, now: datetime, warnings: _Warnings
-) -> list[tuple[str, int, int]]:
-    due = outbox.due_issues(now)
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, str]]]:
+    """Start the due issues; one that cannot be built is failed alone, with why, and the others
+    still start."""
+    due, failed = [], []
+    for stored in outbox.due_issues(now):
+        problem = issue_problem(settings, stored, now)
+        if problem is None:
+            due.append(stored)
+            continue
+        outbox.fail_issue(stored.issue_id, problem)
+        failed.append((stored.series_slug, stored.number, problem))
+        log.debug("%s issue %d failed: %s", stored.series_slug, stored.number, problem)
     if not due:
-        return []
+        return [], failed
     source = subscribers_path(settings)
     subs = read_subscribers(source, on_warning=warnings)
     recipients = outbox.materialize([d.issue_id for d in due], _counted(subs, source), now)
@@ -313,7 +346,7 @@ def _start_due(
     for d in due:
         started.append((d.series_slug, d.number, recipients.get(d.issue_id, 0)))
         log.debug("started %s issue %d: %d recipients", d.series_slug, d.number, started[-1][2])
-    return started
+    return started, failed
 
 
 def _pass(
@@ -334,12 +367,13 @@ def _pass(
             log.warning(
                 "%d message(s) were in flight when the last run stopped: resending", recovered
             )
-        started = _start_due(outbox, settings, now, warnings)
+        started, failed_issues = _start_due(outbox, settings, now, warnings)
         secret = load_secret(outbox, environ)
         waiting = 0 if stop.is_set() else outbox.count_waiting(now)
     report = RunReport(
         recovered=recovered,
         started=tuple(started),
+        failed_issues=tuple(failed_issues),
         warnings=tuple(warnings.kept),
         warning_count=warnings.count,
     )
@@ -581,7 +615,13 @@ def dry_run(
 
         for delivery in outbox.waiting(now):
             write(delivery.issue_id, delivery)
-        due = outbox.due_issues(now)
+        due, failed = [], []
+        for stored in outbox.due_issues(now):
+            problem = issue_problem(settings, stored, now)
+            if problem is None:
+                due.append(stored)
+            else:
+                failed.append((stored.series_slug, stored.number, problem))
         if due:
             source = subscribers_path(settings)
             for sub in _counted(read_subscribers(source, on_warning=warnings), source):
@@ -603,6 +643,7 @@ def dry_run(
                     )
     return RunReport(
         started=tuple((d.series_slug, d.number, 0) for d in due),
+        failed_issues=tuple(failed),
         written=written,
         warnings=tuple(warnings.kept),
         warning_count=warnings.count,

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 from .citations import cited_markers, strip_citations
 from .errors import PostError
 from .model import Block, Issue, Post, Series, TextWarning, blocks_text
-from .text import leans_back, sentences
+from .text import header_trouble, leans_back, sentences
 
 SUBJECT_MAX = 70
 PREHEADER_MAX = 110
@@ -88,7 +88,7 @@ def subject_pattern_error(pattern: str) -> str | None:
         )
     if not {"title", "number"} <= fields:
         return "must hold {title} and {number}"
-    return None
+    return header_trouble(pattern)
 
 
 def subject_for(

@@ -39,6 +39,7 @@ from .outbox import (
     SeriesState,
     State,
     outbox_path,
+    same_post,
 )
 from .schedule_plan import next_weekday, plan_send_times
 
@@ -251,7 +252,8 @@ def send_plan(settings: Settings, now: datetime, series: Series | None = None) -
             queued = tuple(outbox.status())
     if series is None:
         return SendPlan(path, queued, queued=True, exists=path.exists())
-    mine = tuple(st for st in queued if st.series_slug == series.slug)
+    source = post_identity(series.post.source)
+    mine = tuple(st for st in queued if same_post(st.series_source, source))
     if mine:
         return SendPlan(path, mine, queued=True, exists=True)
     when = timing(settings, now)
@@ -336,6 +338,13 @@ def check_schedule(
         )
 
 
+def post_identity(source: str) -> str:
+    """What makes a series the same series: its post's URL or resolved path, not its title."""
+    from .readers.fetch import is_url
+
+    return source if is_url(source) else str(Path(source).resolve())
+
+
 def queue_series(
     series: Series,
     settings: Settings,
@@ -360,7 +369,7 @@ def queue_series(
     plan = SeriesPlan(
         slug=series.slug,
         title=series.title,
-        source=series.post.source,
+        source=post_identity(series.post.source),
         timezone=when.zone.key,
         local_time=when.at.strftime("%H:%M"),
         every_weeks=when.every,
@@ -375,7 +384,7 @@ def queue_series(
     path = outbox_path(settings)
     with Outbox.open(path) as outbox:
         result = outbox.schedule(plan, replace=replace, now=now)
-        stored = tuple(st for st in outbox.status() if st.series_slug == series.slug)
+        stored = tuple(st for st in outbox.status() if st.series_slug == result.series_slug)
     found = tuple(w for email in emails for w in email.warnings)
     return Queued(path, when, tuple(sorted(stored, key=lambda st: st.number)), result, found)
 
@@ -417,6 +426,8 @@ class StatusRow:
     retrying: int
     failed: int
     suppressed: int
+    unknown: int = 0  # the body went out and no final reply came: the reader may have it
+    reason: str | None = None  # state "failed": why the issue could not be built
 
 
 @dataclass(frozen=True)
@@ -430,6 +441,7 @@ class SeriesRow:
     started: int  # issues whose sending has begun
     cancelled: int
     next: str | None  # the next issue's local send time, when one is still to start
+    failed: int = 0  # issues that could not be built (nothing of them sent)
 
 
 @dataclass(frozen=True)
@@ -451,7 +463,9 @@ class Status:
 def series_state(issues: tuple[IssueStatus, ...], now: datetime) -> SeriesState:
     """scheduled (nothing started), sending (an issue is due or going out), started (some sent,
     more to come), done (every issue sent), cancelled (unscheduled: the rest will not go)."""
-    phases = ["done" if p == "unknown" else p for p in (st.phase(now) for st in issues)]
+    phases = [
+        "done" if p == "unknown" else p for p in (st.phase(now) for st in issues) if p != "failed"
+    ]
     if any(p in ("due", "sending") for p in phases):
         return "sending"
     if "cancelled" in phases:
@@ -466,7 +480,7 @@ def _series_rows(issues: tuple[IssueStatus, ...], now: datetime) -> tuple[Series
     rows = []
     for slug in slugs:
         mine = tuple(st for st in issues if st.series_slug == slug)
-        later = [st for st in mine if not st.materialized and not st.cancelled]
+        later = [st for st in mine if not st.materialized and not st.cancelled and not st.failed]
         rows.append(
             SeriesRow(
                 slug=slug,
@@ -476,6 +490,7 @@ def _series_rows(issues: tuple[IssueStatus, ...], now: datetime) -> tuple[Series
                 started=sum(1 for st in mine if st.materialized),
                 cancelled=sum(1 for st in mine if st.cancelled),
                 next=later[0].local if later else None,
+                failed=sum(1 for st in mine if st.failed),
             )
         )
     return tuple(rows)
@@ -499,6 +514,8 @@ def status(settings: Settings, now: datetime) -> Status:
             retrying=st.count(State.FAILED_TEMPORARY),
             failed=st.count(State.FAILED_PERMANENT),
             suppressed=st.count(State.SUPPRESSED),
+            unknown=st.count(State.UNKNOWN),
+            reason=st.failed,
         )
         for st in plan.issues
     )
@@ -510,7 +527,11 @@ def next_up(settings: Settings, now: datetime) -> str:
     queued = send_plan(settings, now).issues
     if not queued:
         return "nothing scheduled yet: queue a series with 'newsletter schedule POST'"
-    later = [st for st in queued if not st.materialized and not st.cancelled and st.send_at > now]
+    later = [
+        st
+        for st in queued
+        if not st.materialized and not st.cancelled and not st.failed and st.send_at > now
+    ]
     if not later:
         return "nothing left to send: every scheduled issue has started"
     st = later[0]

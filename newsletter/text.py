@@ -33,6 +33,18 @@ _WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 _UNWANTED = regex.compile(r"[\p{Cc}\ufeff\ufffe\uffff\u202a-\u202e]")
 
 
+# What no mail header may carry: a line break of any kind (CR, LF, NEL, U+2028/9) or a control.
+_HEADER_UNSAFE = regex.compile(r"[\p{Cc}\p{Zl}\p{Zp}]")
+
+
+def header_trouble(value: str) -> str | None:
+    """Why `value` cannot be a header (a subject), or None: one line, no control characters."""
+    found = _HEADER_UNSAFE.search(value)
+    if found is None:
+        return None
+    return f"holds U+{ord(found.group()):04X}, a line break or control no mail header can carry"
+
+
 def plain(text: str) -> str:
     """NFC, white space collapsed, nothing that should not be pasted (controls, bidi overrides)."""
     text = str(regex.sub(r"\s+", " ", unicodedata.normalize("NFC", text)))

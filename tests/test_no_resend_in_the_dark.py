@@ -5,6 +5,7 @@ CLI, and the outbox state checked.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from newsletter.outbox import Outbox, State
 from tests.smtpd import SmtpTestServer
-from tests.workspace import ISSUE_1, T0, Workspace, iso, one_pending
+from tests.workspace import ISSUE_1, T0, Workspace, iso, one_line_error, one_pending
 
 
 def test_a_server_that_answers_the_final_dot_late_gets_at_most_two_copies(
@@ -36,6 +37,67 @@ def test_a_server_that_answers_the_final_dot_late_gets_at_most_two_copies(
     code, out, err = ws.cli("status", now=iso(ISSUE_1 + timedelta(minutes=15)))
     assert code == 0, err
     assert " unknown " in next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    assert "3 message(s) got no final reply after the body" in out
+    assert "sent 0, will retry 0, failed 0" not in out
+
+
+def test_the_writer_settles_unknown_messages_from_the_cli(
+    tmp_path: Path, smtp_server_factory: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server_factory(answer_late=1.0)
+    ws = Workspace(tmp_path, server, timeout=0.2, data_timeout=0.3, retry_after=1)
+    readers = ws.subscribers(2)
+    ws.schedule()
+    code, out, err = ws.cli("run", "--once", now=iso(ISSUE_1))
+    assert code == 0, err
+    assert "no final reply 2" in out  # the summary counts them
+    later = iso(ISSUE_1 + timedelta(minutes=5))
+    code, out, err = ws.cli("unknown", "--json", now=later)
+    assert code == 0, err
+    listed = json.loads(out)["unknown"]
+    assert sorted(u["email"] for u in listed) == sorted(readers)
+    assert all(u["issue"].endswith(" #1") and u["message_id"].startswith("<") for u in listed)
+
+    code, _, err = ws.cli("unknown", "--sent", "--resend", now=later)
+    assert one_line_error(code, err, status=2)
+    code, out, err = ws.cli("unknown", "no-such-series", "--sent", now=later)
+    assert code == 0 and "no message is waiting" in out
+    code, out, err = ws.cli(
+        "unknown", "massage-for-the-mental-health-of-it", "1", "--resend", now=later
+    )
+    assert code == 0, err
+    assert "2 message(s) queued again" in out
+    prompt = smtp_server_factory()  # the server answers in time now
+    ws.write_config(prompt, timeout=0.2, data_timeout=0.3, retry_after=1)
+    code, out, err = ws.cli("run", "--once", now=later)
+    assert code == 0, err
+    assert "sent 2" in out
+    first_ids = {u["message_id"] for u in listed}
+    assert {m.parsed()["Message-ID"] for m in prompt.messages} == first_ids
+
+    assert all(row["state"] == "sent" for row in ws.rows())
+    code, out, err = ws.cli("unknown", now=later)
+    assert "no message is waiting" in out
+
+
+def test_unknown_sent_records_them_delivered_without_sending(
+    tmp_path: Path, smtp_server_factory: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server_factory(answer_late=1.0)
+    ws = Workspace(tmp_path, server, timeout=0.2, data_timeout=0.3, retry_after=1)
+    ws.subscribers(2)
+    ws.schedule()
+    assert ws.cli("run", "--once", now=iso(ISSUE_1))[0] == 0
+    later = iso(ISSUE_1 + timedelta(minutes=5))
+    code, out, err = ws.cli("unknown", "--sent", now=later)
+    assert code == 0, err
+    assert "recorded 2 message(s) as sent" in out
+    rows = ws.rows()
+    assert [r["state"] for r in rows] == ["sent", "sent"]
+    assert all(str(r["answer"]).startswith("marked sent by the writer") for r in rows)
+    copies = len(server.messages)
+    assert ws.cli("run", "--once", now=later)[0] == 0
+    assert len(server.messages) == copies  # nothing more went out
 
 
 def test_unknown_is_never_retried_in_the_pass_that_recorded_it(tmp_path: Path) -> None:

@@ -144,7 +144,10 @@ def test_schedule_refuses_a_second_time_and_replace_keeps_what_was_sent(
     ws.schedule()
     code, _, err = ws.cli("schedule", SAMPLE, *ACCEPT, "--start", "2025-04-07", now=BEFORE)
     line = one_line_error(code, err.splitlines()[-1] + "\n")
-    assert "already scheduled (5 issues, first 2025-03-03 14:00 UTC)" in line
+    assert (
+        "is already scheduled as 'massage-for-the-mental-health-of-it'"
+        " (5 issues, first 2025-03-03 14:00 UTC)"
+    ) in line
     assert "--replace" in line
     code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
     assert code == 0, err

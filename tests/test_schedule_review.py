@@ -229,13 +229,14 @@ def test_replace_never_changes_an_issue_that_has_started(
 ) -> None:
     ws = Workspace(tmp_path, smtp_server)
     ws.subscribers(1)
-    ws.schedule()  # 09:00 New York
+    edited = tmp_path / "post.txt"
+    edited.write_text(SAMPLE.read_text("utf-8"), "utf-8")
+    ws.schedule(edited)  # 09:00 New York
     code, _, err = ws.cli("run", "--once", now="2025-03-03T14:00:00+00:00")
     assert code == 0, err
     with Outbox.open(ws.outbox) as ob:
         before = ob.status()[0]
         html_before = ob.stored_issue(1).email.html
-    edited = tmp_path / "edited.txt"
     edited.write_text(SAMPLE.read_text("utf-8").replace("Improved Sleep", "Better Sleep"), "utf-8")
     code, out, err = ws.cli(
         "schedule", edited, *ACCEPT, "--start", "2025-04-07", "--at", "07:30",
@@ -286,7 +287,7 @@ def test_status_names_each_series_and_its_state(
     assert series["three-small-habits"]["state"] == "scheduled"
     assert series["massage-for-the-mental-health-of-it"]["state"] == "started"
     assert set(series["three-small-habits"]) == {
-        "slug", "title", "state", "issues", "started", "cancelled", "next",
+        "slug", "title", "state", "issues", "started", "cancelled", "next", "failed",
     }  # fmt: skip
 
 

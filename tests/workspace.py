@@ -147,11 +147,11 @@ class Workspace:
             code = main(argv)
         return code, out.getvalue(), err.getvalue()
 
-    def schedule(self) -> None:
-        """Queue the sample post: five Mondays from 2025-03-03, 09:00 in New York."""
+    def schedule(self, post: Path = SAMPLE) -> None:
+        """Queue the sample post (or `post`): five Mondays from 2025-03-03, 09:00 in New York."""
         settings = self.settings()
         now = datetime.fromisoformat(BEFORE)
-        series = service.load_series(SAMPLE, settings)
+        series = service.load_series(post, settings)
         when = service.timing(settings, now, start="2025-03-03", at="09:00", tz="America/New_York")
         service.queue_series(series, settings, when, now=now)
 

@@ -131,6 +131,7 @@ def command(
 
 
 JSON = opt("--json", action="store_true", help="print as JSON")
+MAX_WORKERS = 32  # sender processes for `run --workers`; more than the cores only waits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -689,6 +690,13 @@ def cmd_calendar(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     opt("--once", action="store_true", help="one pass, then exit (for cron/systemd)"),
     opt("--dry-run", action="store_true", help="write .eml files instead of sending"),
     opt("--out", metavar="DIR", default="outbox-dry-run", help="folder for --dry-run"),
+    opt(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"send from N processes, each with [smtp] connections (1-{MAX_WORKERS})",
+    ),
 )
 def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """send what is due
@@ -697,6 +705,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """
     from .runner import dry_run, run_loop, run_once
 
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers}: give 1 to {MAX_WORKERS} sender processes")
     clock = _clock()
     with _runner_log(args.debug), _stop_on_signals() as stop:
         if args.dry_run:
@@ -705,7 +715,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             print(f"wrote {report.written} message(s) to {args.out} (dry run: nothing sent)")
         elif args.once:
             now = clock()
-            report = run_once(settings, now, clock=clock, stop=stop)
+            report = run_once(settings, now, clock=clock, stop=stop, workers=args.workers)
             _print_report(report)
             if not report.attempted and not report.started:
                 print(service.next_up(settings, now))
@@ -721,6 +731,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> ExitStatus:
                 stop=stop,
                 on_report=lambda r: _print_report(r, quiet_when_idle=True),
                 on_error=lambda e: print(f"newsletter: error: {e}", file=sys.stderr, flush=True),
+                workers=args.workers,
             )
             print("stopped")
     return ExitStatus.OK

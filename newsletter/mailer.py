@@ -34,6 +34,7 @@ from typing import Literal
 
 from .config import Settings, smtp_password
 from .errors import ConfigError, DeliveryError
+from .message import MAX_HEADER_LINE, Outgoing
 
 # Headers worth covering by a DKIM signature when present (From is always signed).
 DKIM_HEADERS = (
@@ -45,6 +46,7 @@ DKIM_HEADERS = (
 # A line break inside a header value that does not continue a folded line starts a new header.
 _HEADER_BREAK = re.compile(r"\r\n(?![ \t])|\r(?!\n)|(?<!\r)\n(?![ \t])")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
+_BARE_BREAK = re.compile(r"\r(?!\n)|(?<!\r)\n")
 
 
 # 2xx, 4xx (retry later), 5xx, or no final reply after the body (the server may have it)
@@ -187,17 +189,33 @@ def _classify(code: int, text: str) -> SendResult:
     return SendResult("temporary", code, text)
 
 
-def check_message(msg: Message, from_addr: str, to_addr: str) -> str | None:
+def check_message(msg: Message | Outgoing, from_addr: str, to_addr: str) -> str | None:
     """Why this message must not be sent (a header injection, a broken address), or None."""
     for label, addr in (("sender", from_addr), ("recipient", to_addr)):
         if not addr or any(c in addr for c in "\r\n<>") or "@" not in addr or addr.strip() != addr:
             return f"refused to send: the {label} address {addr!r} is not a plain address"
+    if isinstance(msg, Outgoing):
+        return _check_head(msg.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace"))
     for part in msg.walk():
         for name, value in part.raw_items():
             if not _HEADER_NAME.fullmatch(name):
                 return f"refused to send: header name {name!r} is not valid"
             if _HEADER_BREAK.search(str(value)):
                 return f"refused to send: header {name} contains a line break (header injection)"
+    return None
+
+
+def _check_head(head: str) -> str | None:
+    """The header block of a message already in bytes: the same refusals, line by line."""
+    if _BARE_BREAK.search(head):
+        return "refused to send: a header contains a line break (header injection)"
+    for line in head.split("\r\n"):
+        if len(line.encode("utf-8")) > MAX_HEADER_LINE:
+            return f"refused to send: a header line is longer than {MAX_HEADER_LINE} bytes"
+        if line[:1] not in (" ", "\t"):
+            name = line.split(":", 1)[0]
+            if ":" not in line or not _HEADER_NAME.fullmatch(name):
+                return f"refused to send: header name {name[:40]!r} is not valid"
     return None
 
 
@@ -484,7 +502,7 @@ class SmtpConnection:
         self.close()
 
     # -- sending ------------------------------------------------------------------------------
-    def send(self, msg: Message, from_addr: str, to_addr: str) -> SendResult:
+    def send(self, msg: Message | Outgoing, from_addr: str, to_addr: str) -> SendResult:
         """Send one message to one recipient; the answer becomes a SendResult, never an exception.
 
         A dropped connection (or a 421 "closing") is reconnected and the message retried a few
@@ -496,6 +514,8 @@ class SmtpConnection:
             return SendResult("permanent", None, refused)
         from_addr, to_addr = envelope_address(from_addr), envelope_address(to_addr)
         needs_utf8 = not (from_addr.isascii() and to_addr.isascii())
+        if isinstance(msg, Outgoing):
+            needs_utf8 = needs_utf8 or msg.utf8
         payloads: dict[tuple[bool, bool], bytes] = {}
         last = "no attempt made"
         for attempt in range(self._retries + 1):
@@ -517,12 +537,22 @@ class SmtpConnection:
         )
 
     def _payload(
-        self, msg: Message, utf8: bool, eight_bit: bool, cache: dict[tuple[bool, bool], bytes]
+        self,
+        msg: Message | Outgoing,
+        utf8: bool,
+        eight_bit: bool,
+        cache: dict[tuple[bool, bool], bytes],
     ) -> bytes | str:
-        key = (utf8, eight_bit)
+        """The bytes to send, signed when [dkim] is set. An `Outgoing` message is sent as built
+        (its bodies are 7-bit); a `Message` is flattened for this server."""
+        key = (utf8, eight_bit) if isinstance(msg, Message) else (False, False)
         if key not in cache:
-            data = flatten(msg, utf8=utf8, eight_bit=eight_bit)
-            if _header_names(data) != [n.lower() for n in msg]:
+            if isinstance(msg, Outgoing):
+                data, names = msg.data, list(msg.header_names)
+            else:
+                data = flatten(msg, utf8=utf8, eight_bit=eight_bit)
+                names = [n.lower() for n in msg]
+            if _header_names(data) != names:
                 return "refused to send: the header lines on the wire differ from the message's"
             if self._dkim_key is not None:
                 data = _sign(data, self._settings, self._dkim_key)
@@ -531,7 +561,7 @@ class SmtpConnection:
 
     def _transaction(
         self,
-        msg: Message,
+        msg: Message | Outgoing,
         from_addr: str,
         to_addr: str,
         needs_utf8: bool,

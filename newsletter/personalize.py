@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import TemplateError
@@ -18,6 +19,8 @@ NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
 FIRST_NAME_TOKEN = "__NEWSLETTER_FIRST_NAME__"
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 FIELD_TOKEN = re.compile(r"__NEWSLETTER_FIELD_([a-z0-9]+(?:_[a-z0-9]+)*)__(?:([0-9a-f]+)__)?")
+# Every token; a field's two groups keep their numbers (1: the key, 2: the default in hex).
+TOKEN = re.compile(f"{FIELD_TOKEN.pattern}|{NAME_TOKEN}|{FIRST_NAME_TOKEN}|{UNSUBSCRIBE_TOKEN}")
 
 
 def field_key(column: str) -> str:
@@ -68,14 +71,32 @@ def greeting_template(pattern: str) -> str:
     return pattern.replace("{first_name}", FIRST_NAME_TOKEN).replace("{name}", NAME_TOKEN)
 
 
-def personalize(
-    email: Email,
-    *,
-    name: str | None,
-    unsubscribe_url: str,
-    fields: Iterable[tuple[str, str]] = (),
-) -> tuple[str, str]:
-    """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
+@dataclass(frozen=True)
+class ReaderValues:
+    """What one reader's tokens become, as plain text; `fill` escapes them for the HTML."""
+
+    name: str
+    first_name: str
+    unsubscribe_url: str
+    fields: Mapping[str, str]
+
+    def of(self, token: re.Match[str]) -> str:
+        """The value of one matched token."""
+        text = token[0]
+        if text == NAME_TOKEN:
+            return self.name
+        if text == FIRST_NAME_TOKEN:
+            return self.first_name
+        if text == UNSUBSCRIBE_TOKEN:
+            return self.unsubscribe_url
+        given = self.fields.get(token[1], "")
+        return given or (bytes.fromhex(token[2]).decode("utf-8") if token[2] else "")
+
+
+def reader_values(
+    *, name: str | None, unsubscribe_url: str, fields: Iterable[tuple[str, str]] = ()
+) -> ReaderValues:
+    """One reader's values, checked: the unsubscribe link must be a safe URL without spaces."""
     url = unsubscribe_url.strip()
     scheme = urlsplit(url).scheme.lower()
     if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in SAFE_SCHEMES):
@@ -85,23 +106,26 @@ def personalize(
         )
     values = {field_key(k): " ".join(v.split()) for k, v in fields}
     shown = " ".join((name or "").split()) or NAME_FALLBACK
-    first = first_name(name, values)
-    html = (
-        email.html.replace(NAME_TOKEN, html_lib.escape(shown))
-        .replace(FIRST_NAME_TOKEN, html_lib.escape(first))
-        .replace(UNSUBSCRIBE_TOKEN, html_lib.escape(url))
-    )
-    text = (
-        email.text.replace(NAME_TOKEN, shown)
-        .replace(FIRST_NAME_TOKEN, first)
-        .replace(UNSUBSCRIBE_TOKEN, url)
-    )
-    if "__NEWSLETTER_FIELD_" in html or "__NEWSLETTER_FIELD_" in text:
+    return ReaderValues(shown, first_name(name, values), url, values)
 
-        def value(match: re.Match[str]) -> str:
-            given = values.get(match[1], "")
-            return given or (bytes.fromhex(match[2]).decode("utf-8") if match[2] else "")
 
-        html = FIELD_TOKEN.sub(lambda m: html_lib.escape(value(m)), html)
-        text = FIELD_TOKEN.sub(value, text)
-    return html, text
+def fill(text: str, values: ReaderValues, *, html: bool) -> str:
+    """`text` with its tokens replaced in one pass, so a value never brings in another token;
+    HTML-escaped for the HTML."""
+    if "__NEWSLETTER_" not in text:
+        return text
+    if html:
+        return TOKEN.sub(lambda m: html_lib.escape(values.of(m)), text)
+    return TOKEN.sub(values.of, text)
+
+
+def personalize(
+    email: Email,
+    *,
+    name: str | None,
+    unsubscribe_url: str,
+    fields: Iterable[tuple[str, str]] = (),
+) -> tuple[str, str]:
+    """(html, text) for one recipient: the tokens replaced, values HTML-escaped in the HTML."""
+    values = reader_values(name=name, unsubscribe_url=unsubscribe_url, fields=fields)
+    return fill(email.html, values, html=True), fill(email.text, values, html=False)

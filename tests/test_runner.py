@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pytest
 from newsletter.config import Settings
 from newsletter.errors import DeliveryError
 from newsletter.mailer import SendResult, SmtpConnection
+from newsletter.message import Outgoing
 from newsletter.outbox import Outbox, parse_ts
 from newsletter.runner import Sender, backoff_seconds, run_once, runner_lock
 from tests.smtpd import SmtpTestServer
@@ -113,13 +113,13 @@ def test_messages_are_built_from_the_stored_rendering(
         def close(self) -> None:
             self.real.close()
 
-        def send(self, msg: EmailMessage, from_addr: str, to_addr: str) -> SendResult:
+        def send(self, msg: Outgoing, from_addr: str, to_addr: str) -> SendResult:
             db = sqlite3.connect(ws.outbox)  # another connection: sees committed rows only
             state, message_id = db.execute(
                 "SELECT state, message_id FROM deliveries WHERE email = ?", (to_addr,)
             ).fetchone()
             db.close()
-            seen.append((to_addr, state, message_id == msg["Message-ID"]))
+            seen.append((to_addr, state, f"\r\nMessage-ID: {message_id}\r\n".encode() in msg.data))
             return self.real.send(msg, from_addr, to_addr)
 
     factory: Callable[[Settings], Sender] = Checking

@@ -24,9 +24,11 @@ import contextlib
 import dataclasses
 import fcntl
 import logging
+import multiprocessing
 import os
 import random
 import re
+import signal
 import threading
 import time
 import uuid
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
@@ -202,11 +205,13 @@ def run_once(
     stop: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
+    workers: int = 1,
 ) -> RunReport:
     """One pass at time `now`: start the issues due by then and send every delivery waiting.
 
     `clock` stamps the rows and Date headers during the pass (default: `now` throughout).
-    Retries whose time comes during the pass wait for the next one.
+    Retries whose time comes during the pass wait for the next one. `workers` > 1 sends from
+    that many processes, each with its own `[smtp] connections`.
     """
     path = outbox_path(settings)
     Outbox.open(path, create=False).close()  # no outbox: say so before making a lock file
@@ -220,6 +225,7 @@ def run_once(
             stop=stop or threading.Event(),
             environ=os.environ if environ is None else environ,
             rng=rng or random.Random(),
+            workers=workers,
         )
 
 
@@ -232,6 +238,7 @@ def run_loop(
     on_report: Callable[[RunReport], None] | None = None,
     on_error: Callable[[NewsletterError], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    workers: int = 1,
 ) -> None:
     """Pass now, then every `schedule.poll_seconds`, until `stop` is set (SIGTERM, Ctrl-C).
 
@@ -258,6 +265,7 @@ def run_loop(
                 stop=stop,
                 environ=env,
                 rng=rng,
+                workers=workers,
             )
         except OutboxBusy as e:
             if on_error is None:
@@ -358,6 +366,7 @@ def _pass(
     stop: threading.Event,
     environ: Mapping[str, str],
     rng: random.Random,
+    workers: int = 1,
 ) -> RunReport:
     warnings = _Warnings()
     with watch.open() as outbox:
@@ -378,16 +387,8 @@ def _pass(
     )
     if waiting == 0:
         return dataclasses.replace(report, stopped=stop.is_set())
-    senders: list[Sender] = []
-    try:
-        for _ in range(min(settings.smtp.connections, waiting)):
-            sender = sender_factory(settings)
-            sender.open()
-            senders.append(sender)
-        counts = _send_all(settings, now, senders, clock, stop, secret, rng, watch)
-    finally:
-        for sender in senders:
-            sender.close()
+    phase = _SendPhase(settings, now, watch, clock, sender_factory, stop, secret, waiting)
+    counts = phase.run(rng) if workers == 1 else phase.in_processes(workers)
     return dataclasses.replace(
         report,
         sent=counts[State.SENT],
@@ -396,6 +397,92 @@ def _pass(
         unknown=counts[State.UNKNOWN],
         stopped=stop.is_set(),
     )
+
+
+@dataclass(frozen=True)
+class _SendPhase:
+    """Step 3 of a pass: the waiting deliveries sent over `[smtp] connections` connections, in
+    this process or in `workers` processes that each claim their own from the outbox."""
+
+    settings: Settings
+    now: datetime
+    watch: _Watch
+    clock: Clock
+    sender_factory: SenderFactory
+    stop: threading.Event
+    secret: bytes
+    waiting: int
+
+    def run(self, rng: random.Random, rate_share: int = 1) -> dict[State, int]:
+        senders: list[Sender] = []
+        try:
+            for _ in range(min(self.settings.smtp.connections, self.waiting)):
+                sender = self.sender_factory(self.settings)
+                sender.open()
+                senders.append(sender)
+            return _send_all(
+                self.settings, self.now, senders, self.clock, self.stop, self.secret, rng,
+                self.watch, rate_share,
+            )  # fmt: skip
+        finally:
+            for sender in senders:
+                sender.close()
+
+    def in_processes(self, workers: int) -> dict[State, int]:
+        """Fork `workers` senders (both cores, each with its own connections and its own outbox
+        connection; claims are transactions, so no delivery is taken twice). A signal reaches
+        them too and each stops as `run` does; one killed loses only its messages in flight,
+        which the next pass sends again."""
+        ctx = multiprocessing.get_context("fork")  # the pass is single-threaded here
+        children = []
+        for _ in range(workers):
+            receive, send = ctx.Pipe(duplex=False)
+            child = ctx.Process(target=self._child, args=(send, workers), daemon=True)
+            child.start()
+            send.close()
+            children.append((child, receive))
+        forwarded = False
+        while any(child.is_alive() for child, _ in children):
+            if self.stop.is_set() and not forwarded:  # a signal to this process alone
+                for child, _ in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid or 0, signal.SIGTERM)
+                forwarded = True
+            self.stop.wait(0.05)
+        totals = dict.fromkeys(AFTER_A_TRY, 0)
+        errors: list[BaseException] = []
+        for child, receive in children:
+            try:
+                outcome = receive.recv() if receive.poll() else None
+            except EOFError:  # killed before it could report
+                outcome = None
+            child.join()
+            if outcome is None:
+                log.warning(
+                    "a sender process ended without a report (exit %s); its messages in flight "
+                    "go out again on the next pass",
+                    child.exitcode,
+                )
+            elif isinstance(outcome, BaseException):
+                errors.append(outcome)
+            else:
+                for state, n in outcome.items():
+                    totals[State(state)] += n
+        if errors:
+            raise errors[0]
+        return totals
+
+    def _child(self, report: Connection, workers: int) -> None:
+        outcome: object
+        try:
+            counts = self.run(random.Random(), rate_share=workers)
+            outcome = {state.value: n for state, n in counts.items()}
+        except NewsletterError as e:
+            outcome = e
+        except BaseException as e:  # handed to the parent, which reports it
+            outcome = NewsletterError(f"a sender process failed: {type(e).__name__}: {e}")
+        report.send(outcome)
+        report.close()
 
 
 @dataclass
@@ -416,7 +503,10 @@ def _send_all(
     secret: bytes,
     rng: random.Random,
     watch: _Watch,
+    rate_share: int = 1,
 ) -> dict[State, int]:
+    """Send with one thread per sender; under a rate limit each of `rate_share` processes
+    spaces its messages `rate_share` times as far apart."""
     shared = _Shared()
     # Workers stop on the caller's `stop` (a signal) or on `halt` (another worker failed); the
     # caller's event is never set from here, so one failed pass does not end the loop.
@@ -432,7 +522,7 @@ def _send_all(
             stop.wait(min(left, 0.05))
 
     limiter = (
-        RateLimiter(settings.smtp.rate_interval, sleep=pause)
+        RateLimiter(settings.smtp.rate_interval * rate_share, sleep=pause)
         if settings.smtp.rate_limit > 0
         else None
     )

@@ -214,6 +214,11 @@ def _template_error(e: BaseException, name: str) -> TemplateError:
 def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
     try:
         return env.get_template(name).render(context)
+    except RecursionError:
+        raise TemplateError(
+            f"{_template_path(env, name)}: the template includes, extends or calls itself "
+            "without end; break the loop"
+        ) from None
     except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as e:
         raise _template_error(e, name) from e
 

@@ -112,3 +112,31 @@ def test_a_subject_pattern_with_a_control_character_is_refused(tmp_path: Path) -
     )
     code, _, err = ws.cli("split", SAMPLE, now=BEFORE)
     assert "U+2028" in one_line_error(code, err)
+
+
+def test_a_post_with_pasted_separators_schedules_and_sends_cleanly(
+    tmp_path: Path, smtp_server: SmtpTestServer
+) -> None:
+    """Case 2 as it was met: U+2028, U+2029 and NEL in a title and a heading, pasted from the
+    web, next to another series in the same outbox."""
+    ws = Workspace(tmp_path, smtp_server)
+    ws.subscribers(2)
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text(
+        SAMPLE.read_text("utf-8")
+        .replace(TITLE, "Massage for the\u2028(mental) Health of It")
+        .replace("Improved Sleep", "Improved\u0085Sleep\u2029"),
+        "utf-8",
+    )
+    other = tmp_path / "other.txt"
+    other.write_text(SAMPLE.read_text("utf-8").replace(TITLE, "Another Massage Series"), "utf-8")
+    for post in (pasted, other):
+        code, _, err = ws.cli("schedule", post, *ACCEPT, "--start", "2025-03-03", now=BEFORE)
+        assert code == 0, err
+    code, _, err = ws.cli("run", "--once", now=iso(ISSUE_1))
+    assert code == 0, err
+    assert "failed" not in err and "Traceback" not in err
+    subjects = sorted(str(m.parsed()["Subject"]) for m in smtp_server.messages)
+    assert len(subjects) == 4
+    assert all(not any(c in s for c in "\u2028\u2029\x85\r\n") for s in subjects)
+    assert "Improved Sleep" in subjects[-1]

@@ -626,6 +626,22 @@ def test_cli_prints_a_template_error_as_one_line(
     )
 
 
+def test_a_template_that_includes_itself_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken(tmp_path, "email.txt.j2", '{% include "email.txt.j2" %}\n')
+    (tmp_path / "newsletter.toml").write_text("[newsletter]\n", encoding="utf-8")
+    code = main(
+        ["--config", str(tmp_path / "newsletter.toml"), "build", str(SAMPLE), "-o", str(tmp_path)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1
+    assert err == (
+        f"newsletter: error: {tmp_path / 'templates' / 'email.txt.j2'}: the template includes,"
+        " extends or calls itself without end; break the loop"
+    )
+
+
 # --- size ----------------------------------------------------------------------------------
 
 

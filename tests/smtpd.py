@@ -29,6 +29,14 @@ Knobs (keyword arguments of `start_server` / the `smtp_server_factory` fixture):
   a long round trip.
 - ``smtputf8=False``: do not offer SMTPUTF8 (non-ASCII addresses must then be refused by the
   client).
+- ``pipelining=True``: offer PIPELINING (RFC 2920); aiosmtpd reads commands in order anyway.
+  ``record_chunks=True``: `server.chunks` holds what each read from a socket got, to see what
+  came in one write.
+- ``refuse_mail=("550 5.7.1 not you", K)``: answer MAIL so the first K times (0 = always); a 421
+  also closes the connection. ``drop_on_mail=K``: drop the connection without a word at the
+  first K MAIL commands.
+- ``data_despite_refusal=True``: answer DATA with 354 even when RCPT was refused (RFC 2920 says
+  a server must not; a client must still end it), keeping what comes as a message.
 
 `settings_for(server, **smtp_overrides)` returns `Settings` pointing at the server (security as
 the server speaks, `ca_file` = its certificate when TLS is on, `username` when AUTH is required,
@@ -111,6 +119,11 @@ class Knobs:
     tls: str = "none"
     reply_delay: float = 0.0
     smtputf8: bool = True
+    pipelining: bool = False
+    record_chunks: bool = False
+    refuse_mail: tuple[str, int] | None = None
+    drop_on_mail: int = 0
+    data_despite_refusal: bool = False
 
     def __post_init__(self) -> None:
         if self.tls not in ("none", "starttls", "ssl"):
@@ -157,6 +170,8 @@ class _Recorder:
         self.hangs = 0
         self.hangups = 0
         self.auth_failures = 0
+        self.mail_count = 0
+        self.chunks: list[bytes] = []
         self.live = False  # False while the controller pokes its own server at start-up
 
     # -- helpers --------------------------------------------------------------------------
@@ -193,9 +208,26 @@ class _Recorder:
         await asyncio.sleep(3600)  # cancelled as soon as the connection is gone
 
     # -- aiosmtpd hooks -------------------------------------------------------------------
+    async def handle_EHLO(
+        self, server: _TestSMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.knobs.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self, server: _TestSMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        with self.lock:
+            self.mail_count += 1
+            n = self.mail_count
+        if self.live and n <= self.knobs.drop_on_mail:
+            await self._hang_up(server)
+        refuse = self.knobs.refuse_mail
+        if refuse is not None and (not refuse[1] or n <= refuse[1]):
+            server.close_after_reply = refuse[0].startswith("421")
+            return refuse[0]
         if self._take_hang("mail") and not await self._hang(server):
             return "421 4.4.2 too slow"
         if self.knobs.hangup_phase == "mail" and self._hangup_due(server):
@@ -213,6 +245,8 @@ class _Recorder:
             tries = self.rcpt_attempts[key]
         reject = {a.lower(): t for a, t in self.knobs.reject.items()}
         if key in reject:
+            if self.knobs.data_despite_refusal:
+                envelope.rcpt_tos.append(address)  # so that aiosmtpd takes DATA all the same
             return f"550 5.1.1 {reject[key]}"
         tempfail = {a.lower(): n for a, n in self.knobs.tempfail.items()}
         if key in tempfail and tries <= tempfail[key]:
@@ -296,6 +330,12 @@ class _TestSMTP(SMTP):
             if rec._take_hang("connect"):
                 await asyncio.sleep(rec.knobs.hang_seconds)
         await super()._handle_client()
+
+    def data_received(self, data: bytes) -> None:
+        if self.recorder.knobs.record_chunks and self.recorder.live:
+            with self.recorder.lock:
+                self.recorder.chunks.append(bytes(data))
+        super().data_received(data)
 
     async def push(self, status: Any) -> None:
         line = status.encode() if isinstance(status, str) else bytes(status)
@@ -399,6 +439,12 @@ class SmtpTestServer:
     def hangups(self) -> int:
         with self._recorder.lock:
             return self._recorder.hangups
+
+    @property
+    def chunks(self) -> list[bytes]:
+        """What each read from a client's socket got (with ``record_chunks=True``)."""
+        with self._recorder.lock:
+            return list(self._recorder.chunks)
 
     @property
     def auth_failures(self) -> int:

@@ -9,7 +9,8 @@ each mode in its own child process and reports that process's peak resident memo
 
 - baseline:    import everything, read nothing
 - stream:      iterate `read_subscribers` (validation + SQLite dedupe), keep nothing
-- materialize: what `run` does: stream the list into an outbox's deliveries table
+- materialize: what `run` does: stream the list into an outbox's deliveries table (SQLite;
+               bench/claim_bench.py times it on PostgreSQL too)
 - list:        the naive way: `list(read_subscribers(...))`
 """
 
@@ -22,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +44,7 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def child(mode: str, csv: Path, workdir: Path) -> dict[str, object]:
-    from newsletter.model import Email
-    from newsletter.outbox import Outbox, PlannedIssue, SeriesPlan
+    from newsletter.outbox import Outbox
     from newsletter.subscribers import read_subscribers
 
     warnings = 0
@@ -62,16 +61,9 @@ def child(mode: str, csv: Path, workdir: Path) -> dict[str, object]:
         everyone = list(read_subscribers(csv, on_warning=count))
         rows = len(everyone)
     elif mode == "materialize":
-        now = datetime(2025, 3, 3, 14, tzinfo=UTC)
-        plan = SeriesPlan(
-            slug="bench",
-            title="Bench",
-            source="bench",
-            timezone="UTC",
-            local_time="14:00",
-            every_weeks=1,
-            issues=(PlannedIssue(1, "one", "One", now, Email("s", "p", "<p>h</p>", "t")),),
-        )
+        from claim_bench import NOW as now
+        from claim_bench import PLAN as plan
+
         with Outbox.open(workdir / "bench-outbox.sqlite3") as ob:
             ob.schedule(plan, replace=True, now=now)
             ids = [d.issue_id for d in ob.due_issues(now)]

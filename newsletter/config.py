@@ -18,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -150,6 +151,12 @@ class SubscribersSettings:
 @dataclass(frozen=True)
 class OutboxSettings:
     path: str = "outbox.sqlite3"
+    # postgresql://user@host:port/database: the outbox lives there instead of at `path`, so
+    # runners on several machines can share it. Never a password: libpq reads PGPASSWORD.
+    url: str = ""
+    # How long a claimed delivery stays a runner's without news from it; a live runner renews
+    # its leases every third of this, a dead one's rows go back to the queue when it lapses.
+    lease_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -312,6 +319,7 @@ def _ranges(s: Settings) -> tuple[tuple[str, float, float, float, str], ...]:
         ("[smtp] data_timeout", s.smtp.data_timeout, 0.1, 3600, " seconds"),
         ("[schedule] every", s.schedule.every, 1, MAX_EVERY, " weeks"),
         ("[schedule] poll_seconds", s.schedule.poll_seconds, 1, 86_400, " seconds"),
+        ("[outbox] lease_seconds", s.outbox.lease_seconds, 1, 3600, " seconds"),
     )
 
 
@@ -342,6 +350,11 @@ def validate(s: Settings) -> Settings:
             parse(value, what)
         except ValueError as e:
             raise ConfigError(f"{source}: {e}") from None
+    if s.outbox.url:
+        try:
+            check_outbox_url(s.outbox.url, "[outbox] url")
+        except ValueError as e:
+            raise ConfigError(f"{source}: {e}") from None
     if not s.smtp.host:
         raise ConfigError(f"{source}: [smtp] host is empty; name your SMTP server")
     if s.smtp.username and s.smtp.security == "none" and not is_loopback(s.smtp.host):
@@ -366,6 +379,40 @@ def validate(s: Settings) -> Settings:
                 f"(characters), got {value}"
             )
     return s
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for a message or a log line: any password in it is replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None and "password" not in parts.query.lower():
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        "password=***" if q.lower().startswith("password=") else q for q in parts.query.split("&")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_outbox_url(url: str, what: str) -> str:
+    """A PostgreSQL URL with no password in it (libpq takes that from PGPASSWORD), or
+    ValueError naming `what`; the message never repeats a password."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in POSTGRES_SCHEMES:
+        raise ValueError(
+            f"{what} {redacted(url)!r} is not a PostgreSQL URL; write it as"
+            " postgresql://user@host:5432/database"
+        )
+    if parts.password is not None or "password=" in parts.query.lower():
+        raise ValueError(
+            f"{what} {redacted(url)!r} holds a password; take it out and set it in the"
+            " PGPASSWORD environment variable (or ~/.pgpass): a password never goes in a file"
+        )
+    return url.strip()
 
 
 def is_loopback(host: str) -> bool:

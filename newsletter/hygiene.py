@@ -15,7 +15,7 @@ from typing import Literal
 from .bounces import REASON_PREFIX, Bounce, Reading, read_mailbox
 from .config import Settings
 from .errors import SubscriberError
-from .outbox import Outbox, outbox_path, parse_ts, ts
+from .outbox import has_outbox, open_outbox, parse_ts, ts
 from .subscribers import email_key, normalize_email
 
 Status = Literal["suppressed", "bounced", "failed"]
@@ -40,7 +40,7 @@ def apply_bounces(settings: Settings, mailbox: Path, now: datetime) -> BounceOut
     already: list[Bounce] = []
     cancelled = 0
     if first:
-        with Outbox.open(outbox_path(settings)) as outbox:
+        with open_outbox(settings) as outbox:
             for bounce in first.values():
                 added, n = outbox.suppress(bounce.address, reason=bounce.reason, now=now)
                 (suppressed if added else already).append(bounce)
@@ -73,11 +73,10 @@ class ListedAddress:
 def listed_addresses(settings: Settings) -> list[ListedAddress]:
     """The suppressed (unsubscribed, or suppressed for a reason), the bounced (a report's 5.x.x)
     and the failed (a permanent failure, not suppressed) addresses, each with its reason."""
-    path = outbox_path(settings)
-    if not path.exists():
+    if not has_outbox(settings):
         return []
     listed: list[ListedAddress] = []
-    with Outbox.open(path, create=False) as outbox, outbox.transaction() as c:
+    with open_outbox(settings, create=False) as outbox, outbox.transaction() as c:
         for address, reason, created in c.execute(
             "SELECT email, reason, created_at FROM suppression ORDER BY created_at, email_key"
         ):
@@ -121,10 +120,9 @@ def resubscribe(settings: Settings, given: str) -> Resubscribed:
         address = normalize_email(given)
     except ValueError as e:
         raise SubscriberError(f"{given.strip()!r} is not an email address ({e})") from None
-    path = outbox_path(settings)
-    if not path.exists():
+    if not has_outbox(settings):
         return Resubscribed(address, None)
-    with Outbox.open(path, create=False) as outbox, outbox.transaction() as c:
+    with open_outbox(settings, create=False) as outbox, outbox.transaction() as c:
         row = c.execute(
             "SELECT reason FROM suppression WHERE email_key = ?", (email_key(address),)
         ).fetchone()
@@ -159,8 +157,7 @@ class Unanswered:
 _UNANSWERED = (
     "SELECT d.id, d.email, s.slug, i.number, d.message_id, d.answer, d.updated_at"
     " FROM deliveries d JOIN issues i ON i.id = d.issue_id JOIN series s ON s.id = i.series_id"
-    " WHERE d.state = 'unknown' AND (? IS NULL OR s.slug = ?) AND (? IS NULL OR i.number = ?)"
-    " ORDER BY d.updated_at, d.id"
+    " WHERE d.state = 'unknown'"
 )
 
 
@@ -175,13 +172,16 @@ def settle_unknown(
     """The `unknown` deliveries (of `series`, issue `number`), and with a `decision` the writer's
     word on them: "sent" records them sent; "resend" queues them again with the same Message-ID,
     so a receiver that has the first copy can recognise the second."""
-    path = outbox_path(settings)
-    if not path.exists():
+    if not has_outbox(settings):
         return []
     found: list[Unanswered] = []
-    with Outbox.open(path, create=False) as outbox, outbox.transaction() as c:
+    query, args = _UNANSWERED, list[object]()
+    for column, value in (("s.slug", series), ("i.number", number)):
+        if value is not None:
+            query, args = f"{query} AND {column} = ?", [*args, value]
+    with open_outbox(settings, create=False) as outbox, outbox.transaction() as c:
         for row_id, address, slug, issue, message_id, answer, updated in c.execute(
-            _UNANSWERED, (series, series, number, number)
+            query + " ORDER BY d.updated_at, d.id", args
         ).fetchall():
             found.append(
                 Unanswered(

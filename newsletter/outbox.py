@@ -20,9 +20,11 @@ import functools
 import json
 import os
 import secrets
+import socket
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,8 +34,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from .config import Settings
-from .errors import OutboxBusy, OutboxError
+from .config import Settings, redacted
+from .database import RESTORE, Database, Postgres, Sqlite, is_damage, sqlite_failure
+from .errors import OutboxError
 from .model import Email
 from .readers.fetch import is_url
 from .schedule_plan import format_local
@@ -195,6 +198,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX deliveries_state ON deliveries (state, next_try, id)
         """,
     ),
+    (
+        6,
+        # A claim is a lease: `claimed_by` (a runner) holds the row until `lease_until`, and
+        # renews it while it sends; a dead runner's rows go back to the queue when it lapses.
+        """
+        ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+        ALTER TABLE deliveries ADD COLUMN claimed_by TEXT
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # An `unknown` delivery due its one retry, recorded before the pass at `?` (twice) began.
@@ -215,15 +227,19 @@ _STORED_ISSUE = (  # the columns of a StoredIssue, then of its Email, in field o
 
 # Where `materialize` puts the list before joining it with the due issues (one scratch table per
 # connection, emptied after use).
+_INCOMING_COLUMNS = ("seq", "email", "email_key", "name", "fields")
 _INCOMING = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS incoming (seq INTEGER PRIMARY KEY, email TEXT NOT NULL,"
     " email_key TEXT NOT NULL, name TEXT, fields TEXT)"
 )
 
 
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for a million rows
+
+
 def _incoming_rows(subscribers: Iterable[Subscriber]) -> Iterator[tuple[object, ...]]:
     for seq, sub in enumerate(subscribers):
-        fields = json.dumps(dict(sub.fields), ensure_ascii=False) if sub.fields else None
+        fields = _FIELDS_JSON(dict(sub.fields)) if sub.fields else None
         yield (seq, sub.email, sub.key, sub.name, fields)
 
 
@@ -262,29 +278,26 @@ def outbox_path(settings: Settings) -> Path:
     return settings.path(settings.outbox.path)
 
 
-RESTORE = "stop the runner and restore a backup (see 'Backing up the outbox' in the README)"
-# SQLite's primary result codes that mean more than "something failed".
-_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+def open_outbox(settings: Settings, *, create: bool = True, owner: str | None = None) -> Outbox:
+    """The outbox the settings name: the PostgreSQL database at [outbox] url when it is set,
+    else the SQLite file at [outbox] path."""
+    lease = settings.outbox.lease_seconds
+    if settings.outbox.url:
+        return Outbox.connect(settings.outbox.url, create=create, owner=owner, lease_seconds=lease)
+    return Outbox.open(outbox_path(settings), create=create, owner=owner, lease_seconds=lease)
 
 
-def failure(path: Path, e: sqlite3.Error) -> OutboxError:
-    """One line for what SQLite said, naming the file and what to do; the change was rolled back."""
-    code = (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
-    if code in (_BUSY, _LOCKED):
-        return OutboxBusy(f"{path}: the outbox is busy ({e}); try again")
-    if code == _FULL:
-        return OutboxError(
-            f"{path}: the disk is full ({e}); the last change was not saved and nothing is"
-            " half-recorded: free some space, then run again"
-        )
-    if code in (_CORRUPT, _NOTADB):
-        return OutboxError(f"{path}: the outbox is damaged ({e}); {RESTORE}")
-    if code in (_READONLY, _IOERR, _CANTOPEN):
-        return OutboxError(
-            f"{path}: the outbox cannot be read or written ({e}); check the disk, the file's"
-            " permissions and its folder"
-        )
-    return OutboxError(f"{path}: the outbox failed ({e})")
+def outbox_where(settings: Settings) -> str:
+    """The outbox as a message names it: the file, or the URL without a password."""
+    return redacted(settings.outbox.url) if settings.outbox.url else str(outbox_path(settings))
+
+
+def has_outbox(settings: Settings) -> bool:
+    """Whether there is an outbox yet (a command that only reads one has nothing to do if not)."""
+    if not settings.outbox.url:
+        return outbox_path(settings).exists()
+    with Outbox.connect(settings.outbox.url) as outbox:
+        return outbox.holds_outbox()
 
 
 def gone(path: Path) -> OutboxError:
@@ -301,11 +314,11 @@ def replaced(path: Path) -> OutboxError:
     )
 
 
-def _suppress_in(c: sqlite3.Connection, delivery_id: int, reason: str, stamp: str) -> None:
+def _suppress_in(c: Database, delivery_id: int, reason: str, stamp: str) -> None:
     """Put a delivery's address on the suppression list and cancel its other queued rows."""
     c.execute(
-        "INSERT OR IGNORE INTO suppression (email_key, email, reason, created_at)"
-        " SELECT email_key, email, ?, ? FROM deliveries WHERE id = ?",
+        "INSERT INTO suppression (email_key, email, reason, created_at)"
+        " SELECT email_key, email, ?, ? FROM deliveries WHERE id = ? ON CONFLICT DO NOTHING",
         (reason[:SUPPRESS_REASON_MAX], stamp, delivery_id),
     )
     c.execute(
@@ -323,14 +336,15 @@ _R = TypeVar("_R")
 def _guarded(
     method: Callable[Concatenate[Outbox, _P], _R],
 ) -> Callable[Concatenate[Outbox, _P], _R]:
-    """SQLite's errors (a full disk, a damaged page) become one OutboxError naming the file."""
+    """The database's errors (a full disk, a damaged page, a server gone) become one
+    OutboxError naming the file or the database."""
 
     @functools.wraps(method)
     def wrapper(self: Outbox, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as e:
-            raise failure(self.path, e) from None
+        except self._db.errors as e:
+            raise self._db.failure(e) from None
 
     return wrapper
 
@@ -445,21 +459,50 @@ class IssueStatus:
         return "unknown" if self.count(State.UNKNOWN) else "done"
 
 
-class Outbox:
-    """One connection to the outbox file: open one per unit of work (a command, a worker)."""
+DEFAULT_LEASE = 60.0  # seconds: [outbox] lease_seconds
+# Whose claims this process makes: every connection of one runner (its threads, its forked
+# sender processes) renews the same leases; another process, here or elsewhere, is another.
+RUNNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
+
+class Outbox:
+    """One connection to the outbox (a SQLite file, or a PostgreSQL database): open one per unit
+    of work (a command, a worker).
+
+    `owner` names the runner whose claims this connection makes, so its leases can be renewed
+    together; `lease_seconds` is how long a claim holds without renewal.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        path: Path | None,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE,
+    ) -> None:
+        self._db = db
+        self.path = path  # the SQLite file; None for PostgreSQL
+        self.where = db.where
+        self.owner = owner or RUNNER
+        self.lease = timedelta(seconds=lease_seconds)
         self._identity = (0, 0)
 
+    @property
+    def shared(self) -> bool:
+        """Whether runners on other machines may use this outbox too (PostgreSQL): then only a
+        lapsed lease says a row in flight was abandoned."""
+        return self._db.kind == "postgresql"
+
     def _stat(self) -> tuple[int, int]:
+        if self.path is None:
+            return (0, 0)
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             raise gone(self.path) from None
         except OSError as e:
-            raise OutboxError(f"{self.path}: cannot read the outbox ({e.strerror})") from None
+            raise OutboxError(f"{self.where}: cannot read the outbox ({e.strerror})") from None
         return st.st_dev, st.st_ino
 
     def check_in_place(self) -> None:
@@ -468,7 +511,7 @@ class Outbox:
         A deleted outbox lives on, unlinked, for as long as it is open: sending into it would
         record nothing anyone can read.
         """
-        if self._stat() != self._identity:
+        if self.path is not None and self._stat() != self._identity:
             raise replaced(self.path)
 
     @_guarded
@@ -480,7 +523,14 @@ class Outbox:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = True) -> Outbox:
+    def open(
+        cls,
+        path: Path,
+        *,
+        create: bool = True,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE,
+    ) -> Outbox:
         """Connect (WAL, foreign keys, a patient busy timeout) and bring the schema up to date."""
         if not create and not path.exists():
             raise OutboxError(f"{path}: no outbox yet; queue a series with 'newsletter schedule'")
@@ -498,13 +548,13 @@ class Outbox:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            outbox = cls(conn, path)
+            outbox = cls(Sqlite(conn, str(path)), path, owner=owner, lease_seconds=lease_seconds)
             outbox._migrate()
             outbox._identity = outbox._stat()
         except sqlite3.DatabaseError as e:
             conn.close()
-            if (getattr(e, "sqlite_errorcode", 0) & 0xFF) not in (_CORRUPT, _NOTADB):
-                raise failure(path, e) from None
+            if not is_damage(e):
+                raise sqlite_failure(str(path), e) from None
             raise OutboxError(
                 f"{path}: not a usable outbox database ({e}); move it away or change [outbox]"
                 f" path, or {RESTORE}"
@@ -514,8 +564,40 @@ class Outbox:
             raise
         return outbox
 
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE,
+    ) -> Outbox:
+        """Connect to a PostgreSQL outbox (the password, if any, from PGPASSWORD) and bring its
+        schema up to date; `create=False` refuses a database that holds no outbox yet."""
+        db = Postgres(url)
+        outbox = cls(db, None, owner=owner, lease_seconds=lease_seconds)
+        try:
+            if not create and not outbox.holds_outbox():
+                raise OutboxError(
+                    f"{db.where}: no outbox in this database yet; queue a series with"
+                    " 'newsletter schedule' or move one here with 'newsletter outbox copy'"
+                )
+            outbox._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return outbox
+
+    @_guarded
+    def holds_outbox(self) -> bool:
+        """Whether the database has an outbox's tables (PostgreSQL; a SQLite file always does)."""
+        if self._db.kind == "sqlite":
+            return True
+        return self._db.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None
+
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> Outbox:
         return self
@@ -529,37 +611,38 @@ class Outbox:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: take the write lock first, so two writers never deadlock."""
+    def transaction(self, *, exclusive: bool = True) -> Iterator[Database]:
+        """BEGIN ... COMMIT, the write lock taken first, so two writers never deadlock.
+
+        `exclusive=False` (PostgreSQL) locks only the rows the statements touch: for the claims,
+        answers and leases that runners on many machines make at once.
+        """
+        db = self._db
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise failure(self.path, e) from None
+            db.begin(exclusive)
+        except db.errors as e:
+            raise db.failure(e) from None
         try:
-            yield self._conn
-            self._conn.execute("COMMIT")
+            yield db
+            db.commit()
         except BaseException as e:
-            self._rollback()
-            if isinstance(e, sqlite3.Error):
-                raise failure(self.path, e) from None
+            db.rollback()
+            if isinstance(e, db.errors):
+                raise db.failure(e) from None
             raise
 
-    def _rollback(self) -> None:
-        """Undo what is left: after a full disk or an I/O error SQLite has rolled back already."""
-        if self._conn.in_transaction:
-            with suppress(sqlite3.Error):  # the error that brought us here is the one to report
-                self._conn.execute("ROLLBACK")
-
     def _migrate(self) -> None:
-        conn = self._conn
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        with self.transaction() as c:  # the write lock: one process migrates at a time
+            c.execute(
+                c.ddl(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+            )
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise OutboxError(
-                f"{self.path}: outbox schema version {current} is newer than this program "
+                f"{self.where}: outbox schema version {current} is newer than this program "
                 f"understands ({SCHEMA_VERSION}); upgrade newsletter"
             )
         for version, script in MIGRATIONS:
@@ -570,16 +653,13 @@ class Outbox:
                     continue
                 for statement in script.split(";"):
                     if statement.strip():
-                        c.execute(statement)
-                # An audit stamp only; nothing depends on it, so SQLite's clock is fine here.
-                c.execute(
-                    "INSERT INTO schema_version VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                    (version,),
-                )
+                        c.execute(c.ddl(statement))
+                # An audit stamp only; nothing depends on it, so the database's clock is fine.
+                c.execute(f"INSERT INTO schema_version VALUES (?, {c.now_sql})", (version,))
 
     @_guarded
     def schema_version(self) -> int:
-        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
 
     # -- meta -----------------------------------------------------------------------------------
@@ -587,11 +667,11 @@ class Outbox:
     @_guarded
     def meta(self, key: str, default: Callable[[], str]) -> str:
         """The stored value of `key`, storing `default()` first when there is none."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         if row is not None:
             return str(row[0])
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, default()))
+            c.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING", (key, default()))
             row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0])
 
@@ -624,7 +704,8 @@ class Outbox:
                     (row[0],),
                 ).fetchone()[0]
             c.execute(  # the id a run checks its file against; made with the outbox
-                "INSERT OR IGNORE INTO meta VALUES ('outbox_id', ?)", (secrets.token_hex(16),)
+                "INSERT INTO meta VALUES ('outbox_id', ?) ON CONFLICT DO NOTHING",
+                (secrets.token_hex(16),),
             )
             if live and not replace:  # a series unscheduled in full may be queued again
                 assert row is not None
@@ -635,7 +716,7 @@ class Outbox:
                 ).fetchone()
                 when = f", first {parse_ts(first):%Y-%m-%d %H:%M} UTC" if first else ""
                 raise OutboxError(
-                    f"{self.path}: {plan.source} is already scheduled as '{name}' ({count} "
+                    f"{self.where}: {plan.source} is already scheduled as '{name}' ({count} "
                     f"issues{when}); add --replace to replace the issues not sent yet"
                 )
             about = (
@@ -649,9 +730,10 @@ class Outbox:
             if row is None:
                 series_id = c.execute(
                     "INSERT INTO series (slug, title, source, timezone, local_time, every_weeks,"
-                    " catch_up, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " catch_up, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
                     (slug, *about, stamp, stamp),
-                ).lastrowid
+                ).fetchone()[0]
             else:
                 series_id = row[0]
                 c.execute(
@@ -721,14 +803,14 @@ class Outbox:
     @_guarded
     def status(self) -> list[IssueStatus]:
         """Every scheduled issue, in send order, with its deliveries counted by state."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT i.id, s.slug, s.title, COALESCE(i.timezone, s.timezone), i.number, i.title,"
             " i.subject, i.send_at, i.materialized_at, i.cancelled_at, s.source, i.failed"
             " FROM issues i JOIN series s ON s.id = i.series_id"
             " ORDER BY i.send_at, s.slug, i.number"
         ).fetchall()
         counts: dict[int, dict[str, int]] = {}
-        for issue_id, state, n in self._conn.execute(
+        for issue_id, state, n in self._db.execute(
             "SELECT issue_id, state, COUNT(*) FROM deliveries GROUP BY issue_id, state"
         ):
             counts.setdefault(issue_id, {})[state] = n
@@ -763,7 +845,7 @@ class Outbox:
                 known = [r[0] for r in c.execute("SELECT slug FROM series ORDER BY slug")]
                 listed = ", ".join(known) if known else "none"
                 raise OutboxError(
-                    f"{self.path}: no series '{slug}' in the outbox (queued: {listed}); "
+                    f"{self.where}: no series '{slug}' in the outbox (queued: {listed}); "
                     "'newsletter status' names them"
                 )
             cancelled, started = [], []
@@ -784,7 +866,7 @@ class Outbox:
     @_guarded
     def due_issues(self, now: datetime) -> list[StoredIssue]:
         """Issues whose time has come and whose deliveries are not created yet (oldest first)."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             _STORED_ISSUE.replace(" FROM", ", s.catch_up FROM", 1)
             + " WHERE i.materialized_at IS NULL AND i.cancelled_at IS NULL AND i.failed IS NULL"
             " AND i.send_at <= ?"
@@ -813,9 +895,9 @@ class Outbox:
 
     @_guarded
     def stored_issue(self, issue_id: int) -> StoredIssue:
-        row = self._conn.execute(_STORED_ISSUE + " WHERE i.id = ?", (issue_id,)).fetchone()
+        row = self._db.execute(_STORED_ISSUE + " WHERE i.id = ?", (issue_id,)).fetchone()
         if row is None:
-            raise OutboxError(f"{self.path}: issue {issue_id} is missing from the outbox")
+            raise OutboxError(f"{self.where}: issue {issue_id} is missing from the outbox")
         return StoredIssue.from_row(row)
 
     # -- deliveries -----------------------------------------------------------------------------
@@ -849,11 +931,7 @@ class Outbox:
                 # the suppression list is joined once, not asked once per subscriber.
                 c.execute(_INCOMING)
                 c.execute("DELETE FROM incoming")
-                c.executemany(
-                    "INSERT INTO incoming (seq, email, email_key, name, fields)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    _incoming_rows(subscribers),
-                )
+                c.load("incoming", _INCOMING_COLUMNS, _incoming_rows(subscribers))
                 c.execute(
                     "INSERT INTO deliveries (issue_id, email, email_key, name, fields, state,"
                     " created_at, updated_at) SELECT i.id, n.email, n.email_key, n.name, n.fields,"
@@ -884,26 +962,43 @@ class Outbox:
         """After a crash, rows left in `sending` go back to pending (their Message-ID is kept).
 
         Their message may or may not have reached the server: this is the only duplicate window.
+        A SQLite outbox has one runner (the lock file), so every such row was abandoned; on a
+        shared outbox only those whose lease lapsed were: another live runner's are left alone.
         """
-        with self.transaction() as c:
+        lapsed = " AND (lease_until IS NULL OR lease_until < ?)" if self.shared else ""
+        with self.transaction(exclusive=False) as c:
             return c.execute(
-                "UPDATE deliveries SET state = 'pending', updated_at = ? WHERE state = 'sending'",
-                (ts(now),),
+                "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL,"
+                f" updated_at = ? WHERE state = 'sending'{lapsed}",
+                (ts(now), ts(now)) if lapsed else (ts(now),),
             ).rowcount
 
     @_guarded
-    def claim(self, now: datetime, message_id: str) -> Delivery | None:
-        """Take the next pending (or due retry) delivery and mark it `sending`, committed.
+    def renew_leases(self, now: datetime) -> int:
+        """Extend the lease of every row this runner (`owner`) is sending: it is alive."""
+        with self.transaction(exclusive=False) as c:
+            return c.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE state = 'sending' AND claimed_by = ?",
+                (ts(now + self.lease), self.owner),
+            ).rowcount
+
+    @_guarded
+    def claim(
+        self, now: datetime, message_id: str, *, at: datetime | None = None
+    ) -> Delivery | None:
+        """Take the next pending (or due retry, as of the pass that began at `now`) delivery and
+        mark it `sending`, committed, leased to `owner` from `at` (default `now`).
 
         The Message-ID is stored here, before anything goes to the server; a retry keeps the one
         it already has, so a receiver can recognise a repeat.
         """
         stamp = ts(now)
-        with self.transaction() as c:
+        lease_until = ts((at or now) + self.lease)
+        with self.transaction(exclusive=False) as c:
             while True:
                 row = None
                 for query in CLAIM_QUERIES:
-                    row = c.execute(query, (stamp,) * query.count("?")).fetchone()
+                    row = c.execute(query + c.row_lock, (stamp,) * query.count("?")).fetchone()
                     if row is not None:
                         break
                 if row is None:
@@ -922,12 +1017,12 @@ class Outbox:
                     continue
                 c.execute(
                     "UPDATE deliveries SET state = 'sending', message_id = COALESCE(message_id, ?),"
-                    " updated_at = ? WHERE id = ?",
-                    (message_id, stamp, delivery_id),
+                    " updated_at = ?, lease_until = ?, claimed_by = ? WHERE id = ?",
+                    (message_id, stamp, lease_until, self.owner, delivery_id),
                 )
                 return self._delivery(c, delivery_id)
 
-    def _delivery(self, c: sqlite3.Connection, delivery_id: int) -> Delivery:
+    def _delivery(self, c: Database, delivery_id: int) -> Delivery:
         row = c.execute(
             "SELECT id, issue_id, email, name, fields, state, attempts, message_id"
             " FROM deliveries WHERE id = ?",
@@ -958,13 +1053,15 @@ class Outbox:
         """
         stamp = ts(now)
         answer = detail[:ANSWER_MAX]
-        with self.transaction() as c:
+        with self.transaction(exclusive=False) as c:
             row = c.execute(
-                "SELECT attempts, state, unknowns FROM deliveries WHERE id = ?", (delivery_id,)
+                "SELECT attempts, state, unknowns, claimed_by FROM deliveries WHERE id = ?"
+                + c.row_lock.replace(" SKIP LOCKED", ""),
+                (delivery_id,),
             ).fetchone()
-            if row is None or row[1] != State.SENDING:
+            if row is None or row[1] != State.SENDING or row[3] not in (None, self.owner):
                 raise OutboxError(
-                    f"{self.path}: delivery {delivery_id} is not being sent; another runner may"
+                    f"{self.where}: delivery {delivery_id} is not being sent; another runner may"
                     " be using this outbox"
                 )
             attempts, unknowns = int(row[0]) + 1, int(row[2])
@@ -1012,7 +1109,7 @@ class Outbox:
     def count_waiting(self, now: datetime) -> int:
         """How many deliveries a pass at `now` would send."""
         stamp = ts(now)
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending'))"
             " + (SELECT COUNT(*) FROM deliveries WHERE state = 'failed-temporary'"
             f" AND next_try <= ?) + (SELECT COUNT(*) FROM deliveries WHERE {_UNKNOWN_DUE})",
@@ -1023,13 +1120,13 @@ class Outbox:
     @_guarded
     def waiting(self, now: datetime) -> list[Delivery]:
         """Deliveries a pass at `now` would send (pending or due retries), without claiming them."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT id FROM deliveries d WHERE (state IN ('pending', 'sending') OR"
             f" (state = 'failed-temporary' AND next_try <= ?) OR ({_UNKNOWN_DUE})) AND NOT EXISTS"
             " (SELECT 1 FROM suppression s WHERE s.email_key = d.email_key) ORDER BY id",
             (ts(now), ts(now), ts(now)),
         )
-        return [self._delivery(self._conn, delivery_id) for (delivery_id,) in rows.fetchall()]
+        return [self._delivery(self._db, delivery_id) for (delivery_id,) in rows.fetchall()]
 
     @_guarded
     def deliveries(self, issue_id: int | None = None) -> list[dict[str, object]]:
@@ -1039,7 +1136,7 @@ class Outbox:
         if issue_id is not None:
             query += " WHERE issue_id = ?"
             args = (issue_id,)
-        cur = self._conn.execute(query + " ORDER BY id", args)
+        cur = self._db.execute(query + " ORDER BY id", args)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -1047,7 +1144,7 @@ class Outbox:
     def counts(self) -> dict[str, int]:
         return {
             state: n
-            for state, n in self._conn.execute(
+            for state, n in self._db.execute(
                 "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
             )
         }
@@ -1055,7 +1152,7 @@ class Outbox:
     @_guarded
     def next_send_at(self) -> datetime | None:
         """When the next not-yet-due issue goes out, for the loop's 'next issue' line."""
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT MIN(send_at) FROM issues WHERE materialized_at IS NULL AND cancelled_at IS NULL"
             " AND failed IS NULL"
         ).fetchone()
@@ -1070,6 +1167,11 @@ class Outbox:
         full disk or a damaged outbox never leaves a backup that looks good. Returns the
         (series, deliveries) it holds.
         """
+        if not isinstance(self._db, Sqlite):
+            raise OutboxError(
+                f"{self.where}: a PostgreSQL outbox is backed up with the server's own tools"
+                " (pg_dump), not 'newsletter backup'"
+            )
         if target.exists() or target.is_symlink():
             raise OutboxError(f"{target}: already exists; a backup never overwrites a file")
         if not target.parent.is_dir():
@@ -1078,7 +1180,7 @@ class Outbox:
         partial.unlink(missing_ok=True)
         try:
             with closing(sqlite3.connect(partial, isolation_level=None)) as copy:
-                self._conn.backup(copy)
+                self._db.conn.backup(copy)
                 check = copy.execute("PRAGMA integrity_check").fetchone()[0]
                 if check != "ok":
                     raise self._damaged(check)
@@ -1089,7 +1191,7 @@ class Outbox:
         except OSError as e:
             raise OutboxError(f"{target}: cannot write the backup ({e.strerror})") from None
         except sqlite3.Error as e:
-            if (getattr(e, "sqlite_errorcode", 0) & 0xFF) in (_CORRUPT, _NOTADB):
+            if is_damage(e):
                 raise self._damaged(str(e)) from None
             raise OutboxError(f"{target}: the backup failed ({e}); no backup was written") from None
         finally:
@@ -1098,7 +1200,7 @@ class Outbox:
 
     def _damaged(self, why: str) -> OutboxError:
         return OutboxError(
-            f"{self.path}: the outbox is damaged ({why}); no backup was written:"
+            f"{self.where}: the outbox is damaged ({why}); no backup was written:"
             f" {RESTORE.removeprefix('stop the runner and ')}"
         )
 
@@ -1111,7 +1213,7 @@ class Outbox:
         stamp = ts(now)
         with self.transaction() as c:
             added = c.execute(
-                "INSERT OR IGNORE INTO suppression VALUES (?, ?, ?, ?)",
+                "INSERT INTO suppression VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (key, address.strip(), reason, stamp),
             ).rowcount
             cancelled = c.execute(
@@ -1124,7 +1226,7 @@ class Outbox:
 
     @_guarded
     def is_suppressed(self, address: str) -> bool:
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT 1 FROM suppression WHERE email_key = ?", (email_key(address),)
         ).fetchone()
         return row is not None

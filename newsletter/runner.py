@@ -63,6 +63,7 @@ from .outbox import (
     State,
     StoredIssue,
     gone,
+    open_outbox,
     outbox_path,
     replaced,
 )
@@ -143,17 +144,22 @@ class _Warnings:
 
 
 class _Watch:
-    """The outbox file a run started with; a pass or worker finding another one, or none, stops."""
+    """The outbox file a run started with; a pass or worker finding another one, or none, stops.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    A PostgreSQL outbox has no file to lose: `path` is None and it is simply opened."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = None if settings.outbox.url else outbox_path(settings)
         self.seen: tuple[int, int, str] | None = None
         self._lock = threading.Lock()
 
     def open(self) -> Outbox:
+        if self.path is None:
+            return open_outbox(self.settings, create=False)
         if self.seen is not None and not self.path.exists():
             raise gone(self.path)
-        outbox = Outbox.open(self.path, create=False)  # only `schedule` makes an outbox
+        outbox = open_outbox(self.settings, create=False)  # only `schedule` makes an outbox
         try:
             found = outbox.identity()
             with self._lock:
@@ -168,12 +174,17 @@ class _Watch:
 
 
 @contextlib.contextmanager
-def runner_lock(outbox_file: Path) -> Iterator[None]:
+def runner_lock(outbox_file: Path | None) -> Iterator[None]:
     """An advisory lock next to the outbox: two runners would resend each other's in-flight rows.
 
     The kernel drops it when the process dies, even by SIGKILL, so it never goes stale. It sits
     next to the real file, so a symlink (or another spelling of the path) meets the same lock.
+    A PostgreSQL outbox (None) takes none: there, runners on many machines share the work, and
+    a claim's lease, not a lock file, says whose a row in flight is.
     """
+    if outbox_file is None:
+        yield
+        return
     real = outbox_file.resolve()
     path = real.with_name(real.name + ".lock")
     try:
@@ -213,13 +224,13 @@ def run_once(
     Retries whose time comes during the pass wait for the next one. `workers` > 1 sends from
     that many processes, each with its own `[smtp] connections`.
     """
-    path = outbox_path(settings)
-    Outbox.open(path, create=False).close()  # no outbox: say so before making a lock file
-    with runner_lock(path):
+    watch = _Watch(settings)
+    open_outbox(settings, create=False).close()  # no outbox: say so before making a lock file
+    with runner_lock(watch.path):
         return _pass(
             settings,
             now,
-            watch=_Watch(path),
+            watch=watch,
             clock=clock or (lambda: now),
             sender_factory=sender_factory,
             stop=stop or threading.Event(),
@@ -246,9 +257,8 @@ def run_loop(
     time); other errors, such as an unreachable server or a busy outbox, are reported and the
     next tick tries again.
     """
-    path = outbox_path(settings)
-    Outbox.open(path, create=False).close()
-    watch = _Watch(path)
+    watch = _Watch(settings)
+    open_outbox(settings, create=False).close()
     rng = random.Random()
     env = os.environ if environ is None else environ
 
@@ -282,7 +292,7 @@ def run_loop(
         if on_report is not None:
             on_report(report)
 
-    with runner_lock(path):
+    with runner_lock(watch.path):
         scheduler = schedule.Scheduler()
         scheduler.every(settings.schedule.poll_seconds).seconds.do(tick)
         tick()
@@ -559,13 +569,43 @@ def _send_all(
         threading.Thread(target=worker, args=(s,), name=f"newsletter-send-{i}", daemon=True)
         for i, s in enumerate(senders, start=1)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with _leases_kept(watch, clock, settings.outbox.lease_seconds / 3):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     if shared.error is not None:
         raise shared.error
     return shared.counts
+
+
+@contextlib.contextmanager
+def _leases_kept(watch: _Watch, clock: Clock, every: float) -> Iterator[None]:
+    """While the workers send, renew the leases of the rows this process holds every `every`
+    seconds, on a connection of its own: a send may take up to [smtp] data_timeout, and only a
+    dead runner's rows may go back to the queue."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            outbox = watch.open()
+        except NewsletterError as e:  # the workers meet the same trouble and stop
+            log.warning("cannot renew the leases of the messages in flight: %s", e)
+            return
+        with outbox:
+            while not done.wait(every):
+                try:
+                    outbox.renew_leases(clock())
+                except NewsletterError as e:  # tried again at the next beat
+                    log.warning("could not renew the leases of the messages in flight: %s", e)
+
+    heart = threading.Thread(target=beat, name="newsletter-leases", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        done.set()
+        heart.join()
 
 
 def _work(
@@ -589,7 +629,7 @@ def _work(
                 if any(s.is_set() for s in stops):  # a stop ended the wait: take nothing more
                     return
             outbox.check_in_place()  # one stat: a deleted outbox stops the sending here
-            delivery = outbox.claim(now, _message_id(settings))
+            delivery = outbox.claim(now, _message_id(settings), at=clock())
             if delivery is None:
                 return
             if delivery.issue_id not in issues:
@@ -694,7 +734,7 @@ def dry_run(
     stamp = clock or (lambda: now)
     warnings = _Warnings()
     written = 0
-    with Outbox.open(outbox_path(settings), create=False) as outbox:
+    with open_outbox(settings, create=False) as outbox:
         secret = load_secret(outbox, os.environ if environ is None else environ)
         issues: dict[int, StoredIssue] = {}
         prepared: dict[int, PreparedIssue] = {}

@@ -32,13 +32,15 @@ from .links import is_placeholder, unsubscribe_base_url
 from .model import Issue, Post, Series, blocks_text
 from .outbox import (
     IssueStatus,
-    Outbox,
     PlannedIssue,
     ScheduleResult,
     SeriesPlan,
     SeriesState,
     State,
+    has_outbox,
+    open_outbox,
     outbox_path,
+    outbox_where,
     same_post,
 )
 from .schedule_plan import next_weekday, plan_send_times
@@ -210,7 +212,7 @@ class SendPlan:
     `timing` is set for a plan not queued yet; `exists` says whether there is an outbox at all.
     """
 
-    outbox: Path
+    outbox: str  # the file, or the database URL without a password
     issues: tuple[IssueStatus, ...]
     queued: bool
     exists: bool
@@ -245,26 +247,27 @@ def planned(series: Series, when: Timing) -> tuple[IssueStatus, ...]:
 def send_plan(settings: Settings, now: datetime, series: Series | None = None) -> SendPlan:
     """Every queued issue; with `series`, its own, or when it is not queued, the plan that
     `schedule` would make for it from the settings."""
-    path = outbox_path(settings)
+    where = outbox_where(settings)
     queued: tuple[IssueStatus, ...] = ()
-    if path.exists():
-        with Outbox.open(path, create=False) as outbox:
+    exists = has_outbox(settings)
+    if exists:
+        with open_outbox(settings, create=False) as outbox:
             queued = tuple(outbox.status())
     if series is None:
-        return SendPlan(path, queued, queued=True, exists=path.exists())
+        return SendPlan(where, queued, queued=True, exists=exists)
     source = post_identity(series.post.source)
     mine = tuple(st for st in queued if same_post(st.series_source, source))
     if mine:
-        return SendPlan(path, mine, queued=True, exists=True)
+        return SendPlan(where, mine, queued=True, exists=True)
     when = timing(settings, now)
-    return SendPlan(path, planned(series, when), queued=False, exists=path.exists(), timing=when)
+    return SendPlan(where, planned(series, when), queued=False, exists=exists, timing=when)
 
 
 @dataclass(frozen=True)
 class Queued:
     """What `queue_series` did: the issues at their new times, and what the outbox kept."""
 
-    outbox: Path
+    outbox: str
     timing: Timing
     issues: tuple[IssueStatus, ...]
     result: ScheduleResult
@@ -381,19 +384,20 @@ def queue_series(
             for i, issue, email in zip(issues, series.issues, emails, strict=True)
         ),
     )
-    path = outbox_path(settings)
-    with Outbox.open(path) as outbox:
+    with open_outbox(settings) as outbox:
         result = outbox.schedule(plan, replace=replace, now=now)
         stored = tuple(st for st in outbox.status() if st.series_slug == result.series_slug)
     found = tuple(w for email in emails for w in email.warnings)
-    return Queued(path, when, tuple(sorted(stored, key=lambda st: st.number)), result, found)
+    return Queued(
+        outbox.where, when, tuple(sorted(stored, key=lambda st: st.number)), result, found
+    )
 
 
 @dataclass(frozen=True)
 class Unscheduled:
     """What `unschedule` did: issues cancelled, and issues left alone because they had begun."""
 
-    outbox: Path
+    outbox: str
     slug: str
     cancelled: tuple[int, ...]
     started: tuple[int, ...]
@@ -401,10 +405,9 @@ class Unscheduled:
 
 def unschedule(settings: Settings, slug: str, now: datetime) -> Unscheduled:
     """Cancel the issues of series `slug` not yet started; those that have begun go on."""
-    path = outbox_path(settings)
-    with Outbox.open(path, create=False) as outbox:
+    with open_outbox(settings, create=False) as outbox:
         cancelled, started = outbox.unschedule(slug, now=now)
-    return Unscheduled(path, slug, cancelled, started)
+    return Unscheduled(outbox.where, slug, cancelled, started)
 
 
 # --- where things stand --------------------------------------------------------------------
@@ -446,7 +449,7 @@ class SeriesRow:
 
 @dataclass(frozen=True)
 class Status:
-    outbox: Path
+    outbox: str
     exists: bool
     rows: tuple[StatusRow, ...]
     series: tuple[SeriesRow, ...] = ()
@@ -710,7 +713,7 @@ def signing_secret(settings: Settings, environ: Mapping[str, str] | None = None)
     """The key that signs unsubscribe links: NEWSLETTER_SECRET, else the outbox's own."""
     from .unsubscribe import load_secret
 
-    with Outbox.open(outbox_path(settings)) as outbox:
+    with open_outbox(settings) as outbox:
         return load_secret(outbox, os.environ if environ is None else environ)
 
 
@@ -744,6 +747,6 @@ def unsubscribe(
         except ValueError as e:
             raise SubscriberError(f"{given!r} is not an email address ({e})") from None
         reason = "command"
-    with Outbox.open(outbox_path(settings)) as outbox:
+    with open_outbox(settings) as outbox:
         added, cancelled = outbox.suppress(address, reason=reason, now=now)
     return Unsubscribed(address, added, cancelled)

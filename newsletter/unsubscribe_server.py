@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from markupsafe import Markup
@@ -23,7 +22,7 @@ from .config import Settings
 from .errors import ConfigError, NewsletterError
 from .links import unsubscribe_base_url
 from .localhttp import LocalHandler, LocalServer
-from .outbox import Outbox, outbox_path
+from .outbox import open_outbox
 from .unsubscribe import address_from_url
 
 BODY_MAX = 4096  # a one-click body is 26 bytes; anything past this is not for us
@@ -48,7 +47,7 @@ class Endpoint:
 
     path: str
     name: str
-    outbox: Path
+    outbox: Settings  # the settings that name the outbox (a file or a database)
     secret: bytes = field(repr=False)
     language: str = "en"
     hosts: tuple[tuple[str, int], ...] = ()  # the links' public (host, port): a proxy passes it
@@ -88,7 +87,7 @@ def endpoint(settings: Settings, secret: bytes) -> Endpoint:
     return Endpoint(
         path=parts.path or "/",
         name=settings.newsletter.name,
-        outbox=outbox_path(settings),
+        outbox=settings,
         secret=secret,
         language=settings.newsletter.language,
         hosts=((parts.hostname, port),),
@@ -197,7 +196,7 @@ class UnsubscribeServer(LocalServer):
 
     def suppress(self, address: str, reason: str) -> Suppression:
         """Add `address` to the suppression list (one transaction), cancelling its queued mail."""
-        with Outbox.open(self.site.outbox, create=False) as outbox:
+        with open_outbox(self.site.outbox, create=False) as outbox:
             added, cancelled = outbox.suppress(address, reason=reason, now=self._clock())
         done = Suppression(address, added, cancelled, reason)
         with self._report_lock:

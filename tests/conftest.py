@@ -1,4 +1,5 @@
-"""Shared fixtures: real aiosmtpd servers on 127.0.0.1 (see tests/smtpd.py for the knobs)."""
+"""Shared fixtures: real aiosmtpd servers on 127.0.0.1 (see tests/smtpd.py for the knobs), and a
+real PostgreSQL cluster (tests/pg.py) for the outbox tests that run on both databases."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from newsletter.config import Settings
+from newsletter.outbox import Outbox
+from tests.pg import Cluster, Opener, start_cluster
 from tests.smtpd import SmtpTestServer, make_self_signed_cert, settings_for, start_server
 from tests.web import Web, serve
 
@@ -78,3 +81,35 @@ def settings_for_fixture() -> Callable[..., Settings]:
 def web() -> Iterator[Web]:
     """A plain HTTP server on 127.0.0.1: `web.route("/post", page(body))` gives its URL."""
     yield from serve()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of our own for the whole run. Under CI=true a missing server fails
+    the tests that need it; elsewhere they are skipped, saying why."""
+    try:
+        import psycopg  # noqa: F401
+
+        cluster = start_cluster()
+    except (ImportError, RuntimeError) as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true: {e}")
+        pytest.skip(f"no PostgreSQL for the tests: {e}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A fresh, empty database in the test cluster, by URL."""
+    with pg_cluster.database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Open the test's outbox, a SQLite file or a PostgreSQL database: the same tests, both."""
+    if request.param == "sqlite":
+        return lambda: Outbox.open(tmp_path / "outbox.sqlite3")
+    url = request.getfixturevalue("pg_url")
+    return lambda: Outbox.connect(url)

@@ -1,4 +1,5 @@
-"""The SQLite outbox: schema and WAL, scheduling and --replace, deliveries and their states."""
+"""The outbox: schema and WAL, scheduling and --replace, deliveries and their states; the
+tests that take `open_outbox` run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from newsletter.outbox import (
     ts,
 )
 from newsletter.subscribers import read_subscribers
+from tests.pg import Opener
 from tests.workspace import T0, WEEK, one_pending, plan, subs
 
 
@@ -74,8 +76,8 @@ def test_timestamps_round_trip_and_sort() -> None:
         ts(datetime(2025, 1, 1))
 
 
-def test_schedule_twice_is_refused_without_replace(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_schedule_twice_is_refused_without_replace(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         first = ob.schedule(plan(), replace=False, now=T0 - WEEK)
         assert first.added == (1, 2, 3)
         assert first.due_now == 0
@@ -84,8 +86,8 @@ def test_schedule_twice_is_refused_without_replace(db: Path) -> None:
         assert [s.subject for s in ob.status()] == ["v1 subject 1", "v1 subject 2", "v1 subject 3"]
 
 
-def test_replace_never_touches_issues_already_started(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_replace_never_touches_issues_already_started(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         ob.schedule(plan(n=3), replace=False, now=T0)
         due = ob.due_issues(T0)
         assert [d.number for d in due] == [1]
@@ -101,15 +103,15 @@ def test_replace_never_touches_issues_already_started(db: Path) -> None:
         assert ob.stored_issue(due[0].issue_id).email.html == "<p>v1 html 1</p>"
 
 
-def test_schedule_in_the_past_counts_what_is_due(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_schedule_in_the_past_counts_what_is_due(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         result = ob.schedule(plan(n=5), replace=False, now=T0 + WEEK + timedelta(minutes=1))
         assert result.due_now == 2
         assert [d.number for d in ob.due_issues(T0 + WEEK)] == [1, 2]
 
 
-def test_materialize_is_once_and_skips_suppressed_and_duplicates(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_materialize_is_once_and_skips_suppressed_and_duplicates(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         ob.schedule(plan(n=2), replace=False, now=T0)
         ob.suppress("Gone@Example.com", reason="test", now=T0)
         ids = [d.issue_id for d in ob.due_issues(T0 + WEEK)]
@@ -125,11 +127,11 @@ def test_materialize_is_once_and_skips_suppressed_and_duplicates(db: Path) -> No
         assert ob.counts() == {"pending": 4}
 
 
-def test_a_bad_list_half_way_leaves_no_half_state(db: Path, tmp_path: Path) -> None:
+def test_a_bad_list_half_way_leaves_no_half_state(open_outbox: Opener, tmp_path: Path) -> None:
     csv = tmp_path / "subscribers.csv"
     good = "".join(f"user{i}@example.com,U{i}\n" for i in range(50))
     csv.write_bytes(b"email,name\n" + good.encode() + b"bad@example.com,J\xf6rg\n")
-    with Outbox.open(db) as ob:
+    with open_outbox() as ob:
         ob.schedule(plan(n=1), replace=False, now=T0)
         ids = [d.issue_id for d in ob.due_issues(T0)]
         with pytest.raises(SubscriberError, match=r"subscribers.csv:52: not UTF-8"):
@@ -138,28 +140,28 @@ def test_a_bad_list_half_way_leaves_no_half_state(db: Path, tmp_path: Path) -> N
         assert [d.number for d in ob.due_issues(T0)] == [1]  # still due, nothing half-made
 
 
-def test_claim_marks_sending_with_message_id_committed(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_claim_marks_sending_with_message_id_committed(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         one_pending(ob, "a@example.com")
         d = ob.claim(T0, "<m1@example.com>")
         assert d is not None
         assert (d.email, d.state, d.message_id) == ("a@example.com", "sending", "<m1@example.com>")
         assert ob.claim(T0, "<m2@example.com>") is None
     # Another connection (another process) sees it: the change was committed.
-    with Outbox.open(db) as other:
+    with open_outbox() as other:
         (row,) = other.deliveries()
         assert row["state"] == "sending"
         assert row["message_id"] == "<m1@example.com>"
 
 
-def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
+def test_sent_permanent_and_temporary_with_backoff(open_outbox: Opener) -> None:
     delays: list[int] = []
 
     def delay(attempt: int) -> float:
         delays.append(attempt)
         return 20.0 * 2.0 ** (attempt - 1)
 
-    with Outbox.open(db) as ob:
+    with open_outbox() as ob:
         one_pending(ob, "ok@example.com", "bad@example.com", "slow@example.com")
         common: dict[str, Any] = {"max_attempts": 3, "retry_delay": delay}
         d1, d2, d3 = (ob.claim(T0, f"<{i}@x>") for i in range(3))
@@ -198,21 +200,21 @@ def test_sent_permanent_and_temporary_with_backoff(db: Path) -> None:
         assert delays == [1, 2]
 
 
-def test_recovery_puts_in_flight_rows_back(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_recovery_puts_in_flight_rows_back(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         one_pending(ob, "a@example.com", "b@example.com")
         d = ob.claim(T0, "<m@x>")
         assert d is not None
-    # "Crash": the connection is gone, the row stays in `sending`.
-    with Outbox.open(db) as ob:
-        assert ob.recover_in_flight(T0) == 1
+    # "Crash": the connection is gone, the row stays in `sending` (its lease lapses in time).
+    with open_outbox() as ob:
+        assert ob.recover_in_flight(T0 + timedelta(minutes=2)) == 1
         assert ob.counts() == {"pending": 2}
         again = ob.claim(T0, "<other@x>")
         assert again is not None and again.id == d.id and again.message_id == "<m@x>"
 
 
-def test_suppression_cancels_queued_and_blocks_claims(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_suppression_cancels_queued_and_blocks_claims(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         one_pending(ob, "a@example.com", "b@example.com")
         added, cancelled = ob.suppress("B@example.com", reason="test", now=T0)
         assert (added, cancelled) == (True, 1)
@@ -225,27 +227,25 @@ def test_suppression_cancels_queued_and_blocks_claims(db: Path) -> None:
         assert ob.counts() == {"sending": 1, "suppressed": 1}
 
 
-def test_claim_checks_suppression_even_if_the_row_slipped_through(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_claim_checks_suppression_even_if_the_row_slipped_through(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         one_pending(ob, "a@example.com")
-    raw = sqlite3.connect(db)
-    raw.execute("INSERT INTO suppression VALUES ('a@example.com', 'a@example.com', 'x', 'now')")
-    raw.commit()
-    raw.close()
-    with Outbox.open(db) as ob:
+        with ob.transaction() as c:
+            c.execute("INSERT INTO suppression VALUES ('a@example.com', 'a@example.com', 'x', 'n')")
+    with open_outbox() as ob:
         assert ob.claim(T0, "<m@x>") is None
         assert ob.counts() == {"suppressed": 1}
 
 
-def test_parallel_workers_never_claim_the_same_row(db: Path) -> None:
+def test_parallel_workers_never_claim_the_same_row(open_outbox: Opener) -> None:
     emails = [f"user{i}@example.com" for i in range(300)]
-    with Outbox.open(db) as ob:
+    with open_outbox() as ob:
         one_pending(ob, *emails)
     claimed: list[str] = []
     lock = threading.Lock()
 
     def worker() -> None:
-        with Outbox.open(db) as mine:
+        with open_outbox() as mine:
             while (d := mine.claim(T0, "<m@x>")) is not None:
                 with lock:
                     claimed.append(d.email)
@@ -258,16 +258,16 @@ def test_parallel_workers_never_claim_the_same_row(db: Path) -> None:
     assert sorted(claimed) == sorted(emails)
 
 
-def test_generated_secret_is_made_once_and_kept(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_generated_secret_is_made_once_and_kept(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         first = ob.unsubscribe_secret()
-    with Outbox.open(db) as ob:
+    with open_outbox() as ob:
         assert ob.unsubscribe_secret() == first
     assert len(first) == 64
 
 
-def test_status_counts_and_phases(db: Path) -> None:
-    with Outbox.open(db) as ob:
+def test_status_counts_and_phases(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         ob.schedule(plan(n=3), replace=False, now=T0)
         ids = [d.issue_id for d in ob.due_issues(T0)]
         ob.materialize(ids, subs("a@example.com", "b@example.com"), T0)
@@ -339,3 +339,23 @@ def test_a_version_1_outbox_upgrades_keeping_each_issues_zone(db: Path) -> None:
         )
         assert [i.number for i in ob.due_issues(T0)] == [1]
         assert st.failed is None and st.phase(T0) == "due"  # schema 4: no issue failed
+
+
+def test_a_shared_outbox_takes_back_only_lapsed_leases(pg_url: str) -> None:
+    """On PostgreSQL another live runner's rows in flight are never taken: only a lease that
+    lapsed (its runner died) puts a row back in the queue; a renewed one holds."""
+    with Outbox.connect(pg_url, owner="alive", lease_seconds=30) as alive:
+        one_pending(alive, "a@example.com", "b@example.com")
+        assert alive.claim(T0, "<a@x>") is not None
+    with Outbox.connect(pg_url, owner="dead", lease_seconds=30) as dead:
+        assert dead.claim(T0, "<b@x>") is not None
+    with Outbox.connect(pg_url, owner="alive", lease_seconds=30) as alive:
+        assert alive.recover_in_flight(T0 + timedelta(seconds=20)) == 0  # both leases live
+        assert alive.renew_leases(T0 + timedelta(seconds=25)) == 1  # only its own
+        assert alive.recover_in_flight(T0 + timedelta(seconds=40)) == 1  # the dead one's
+        rows = {r["email"]: r for r in alive.deliveries()}
+        assert (rows["a@example.com"]["state"], rows["b@example.com"]["state"]) == (
+            "sending",
+            "pending",
+        )
+        assert rows["b@example.com"]["message_id"] == "<b@x>"  # kept for the resend

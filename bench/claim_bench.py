@@ -1,0 +1,102 @@
+"""What a claim costs at 100 and at 1,000,000 pending deliveries, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/claim_bench.py                 # both databases, 100 and 1,000,000
+    .venv/bin/python bench/claim_bench.py --rows 100 200000 --only sqlite
+
+Each size gets a fresh outbox: one issue materialised for that many readers (timed, with the
+process's peak memory after it), then `--claims` claims, each its own committed transaction as
+a runner makes them. PostgreSQL runs in a throwaway cluster (tests/pg.py), or at `--url`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from newsletter.model import Email  # noqa: E402
+from newsletter.outbox import Outbox, PlannedIssue, SeriesPlan  # noqa: E402
+from newsletter.subscribers import Subscriber  # noqa: E402
+
+NOW = datetime(2025, 3, 3, 14, tzinfo=UTC)
+PLAN = SeriesPlan(
+    slug="bench",
+    title="Bench",
+    source="bench",
+    timezone="UTC",
+    local_time="14:00",
+    every_weeks=1,
+    issues=(PlannedIssue(1, "one", "One", NOW, Email("s", "p", "<p>h</p>", "t")),),
+)
+
+
+def readers(n: int) -> Iterator[Subscriber]:
+    for i in range(n):
+        yield Subscriber(f"reader{i:07d}@example.com", f"Reader {i}", (("city", "Springfield"),))
+
+
+def measure(ob: Outbox, rows: int, claims: int) -> tuple[float, float, float]:
+    """(materialise seconds, peak MiB after it, ms per claim)."""
+    ob.schedule(PLAN, replace=True, now=NOW)
+    ids = [d.issue_id for d in ob.due_issues(NOW)]
+    start = time.perf_counter()
+    ob.materialize(ids, readers(rows), NOW)
+    made = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if ob.path is None:
+        with ob.transaction() as c:
+            c.execute("ANALYZE deliveries")
+    start = time.perf_counter()
+    for _ in range(min(claims, rows)):
+        ob.claim(NOW, "<m@bench>")
+    return made, peak, (time.perf_counter() - start) * 1000 / min(claims, rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100, 1_000_000])
+    parser.add_argument("--claims", type=int, default=2000)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--url", help="a PostgreSQL database to use (emptied: a test one)")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="claim-bench-")))
+        for kind in ("sqlite", "postgresql"):
+            if args.only and kind != args.only:
+                continue
+            cluster = None
+            if kind == "postgresql" and not args.url:
+                from tests.pg import start_cluster
+
+                cluster = start_cluster()
+                stack.callback(cluster.stop)
+            for n in args.rows:
+                if kind == "sqlite":
+                    ob = Outbox.open(tmp / f"bench-{n}.sqlite3")
+                else:
+                    url = args.url
+                    if cluster is not None:
+                        url = stack.enter_context(cluster.database())
+                    assert url is not None
+                    ob = Outbox.connect(url)
+                with ob:
+                    made, peak, ms = measure(ob, n, args.claims)
+                print(
+                    f"{kind:<10} {n:>9,} pending  materialise {made:6.2f} s  peak RSS"
+                    f" {peak:6.1f} MiB  claim {ms:.3f} ms",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -744,12 +744,34 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     Copy the outbox into FILE with SQLite's online backup, even while a runner is sending; the
     copy is checked before it gets its name. The README says how to restore it.
     """
-    from .outbox import Outbox, outbox_path
+    from .outbox import open_outbox
 
     target = Path(args.file)
-    with Outbox.open(outbox_path(settings), create=False) as outbox:
+    with open_outbox(settings, create=False) as outbox:
         series, deliveries = outbox.backup(target)
-    print(f"backed up {outbox.path} to {target}: {series} series, {deliveries} deliveries")
+    print(f"backed up {outbox.where} to {target}: {series} series, {deliveries} deliveries")
+    return ExitStatus.OK
+
+
+@command(
+    opt("action", choices=("copy",), help="copy: move the outbox into a PostgreSQL database"),
+    opt("--to", required=True, metavar="URL", help="postgresql://user@host:5432/database"),
+)
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """move the outbox to PostgreSQL (outbox copy --to URL)
+
+    Copy every series, issue, delivery, the suppression list and the unsubscribe secret into an
+    empty PostgreSQL database, in one transaction; the password comes from PGPASSWORD, never the
+    URL. Then set [outbox] url to it, so every runner, on any machine, sends from there.
+    """
+    done = service.copy_outbox(settings, args.to)
+    rows = done.rows
+    print(
+        f"copied {done.source} to {done.target}: {rows['series']} series, {rows['issues']}"
+        f" issues, {rows['deliveries']} deliveries, {rows['suppression']} suppressed addresses,"
+        f" {rows['meta']} settings (the unsubscribe secret among them)"
+    )
+    print(f'now set [outbox] url = "{done.target}" in newsletter.toml')
     return ExitStatus.OK
 
 

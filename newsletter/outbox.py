@@ -243,6 +243,23 @@ def _incoming_rows(subscribers: Iterable[Subscriber]) -> Iterator[tuple[object, 
         yield (seq, sub.email, sub.key, sub.name, fields)
 
 
+# What `outbox copy` moves, parents first (schema_version is the target's own, made at connect).
+COPIED_TABLES = ("meta", "series", "issues", "deliveries", "suppression")
+
+
+class _Counted:
+    """Rows passed through, counted."""
+
+    def __init__(self, rows: Iterable[Sequence[object]]) -> None:
+        self.rows = rows
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Sequence[object]]:
+        for row in self.rows:
+            self.n += 1
+            yield row
+
+
 def ts(moment: datetime) -> str:
     """A UTC timestamp that sorts as text: 2025-03-10T13:00:00.000000Z."""
     if moment.tzinfo is None:
@@ -1203,6 +1220,34 @@ class Outbox:
             f"{self.where}: the outbox is damaged ({why}); no backup was written:"
             f" {RESTORE.removeprefix('stop the runner and ')}"
         )
+
+    # -- moving -----------------------------------------------------------------------------------
+
+    @_guarded
+    def copy_into(self, target: Outbox) -> dict[str, int]:
+        """Copy every row (series, issues, deliveries, the suppression list, and meta with the
+        unsubscribe secret and the outbox id) into `target`, an outbox with no series or meta
+        yet, in one transaction on each side: the target gets all of it or nothing. Returns the
+        rows copied per table; the rows stream, so memory stays flat."""
+        with target.transaction() as into, self.transaction() as source:
+            held = into.execute(
+                "SELECT (SELECT COUNT(*) FROM series) + (SELECT COUNT(*) FROM meta)"
+            ).fetchone()[0]
+            if held:
+                raise OutboxError(
+                    f"{target.where}: already holds an outbox; nothing was copied (copy into an"
+                    " empty database)"
+                )
+            copied = {}
+            for table in COPIED_TABLES:
+                cur = source.execute(f"SELECT * FROM {table}")
+                columns = [d[0] for d in cur.description]
+                counted = _Counted(cur)
+                into.load(table, columns, counted)
+                if "id" in columns:
+                    into.ids_loaded(table)
+                copied[table] = counted.n
+        return copied
 
     # -- suppression ----------------------------------------------------------------------------
 

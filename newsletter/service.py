@@ -32,6 +32,7 @@ from .links import is_placeholder, unsubscribe_base_url
 from .model import Issue, Post, Series, blocks_text
 from .outbox import (
     IssueStatus,
+    Outbox,
     PlannedIssue,
     ScheduleResult,
     SeriesPlan,
@@ -704,6 +705,34 @@ def send_test(
         answer=f"{result.code} {result.detail}",
         warnings=rendered.warnings,
     )
+
+
+# --- moving the outbox ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What `outbox copy` moved: rows per table, from where to where (no password shown)."""
+
+    source: str
+    target: str
+    rows: dict[str, int]
+
+
+def copy_outbox(settings: Settings, to: str) -> Copied:
+    """Move the outbox the settings name (the SQLite file, usually) into the empty PostgreSQL
+    database at `to`, in one transaction; the writer then sets [outbox] url."""
+    from .config import check_outbox_url
+
+    try:
+        url = check_outbox_url(to, "--to")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    with open_outbox(settings, create=False) as source, Outbox.connect(url) as target:
+        if source.where == target.where:
+            raise UsageError(f"--to {target.where} is the outbox itself; name another database")
+        rows = source.copy_into(target)
+    return Copied(source.where, target.where, rows)
 
 
 # --- unsubscribing -------------------------------------------------------------------------

@@ -313,7 +313,7 @@ def has_outbox(settings: Settings) -> bool:
     """Whether there is an outbox yet (a command that only reads one has nothing to do if not)."""
     if not settings.outbox.url:
         return outbox_path(settings).exists()
-    with Outbox.connect(settings.outbox.url) as outbox:
+    with Outbox(Postgres(settings.outbox.url), None) as outbox:  # looked at, not migrated
         return outbox.holds_outbox()
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from newsletter.outbox import Outbox, State
+from newsletter.outbox import State
+from tests.pg import Opener
 from tests.smtpd import SmtpTestServer
 from tests.workspace import ISSUE_1, T0, Workspace, iso, one_line_error, one_pending
 
@@ -100,8 +101,8 @@ def test_unknown_sent_records_them_delivered_without_sending(
     assert len(server.messages) == copies  # nothing more went out
 
 
-def test_unknown_is_never_retried_in_the_pass_that_recorded_it(tmp_path: Path) -> None:
-    with Outbox.open(tmp_path / "o.sqlite3") as ob:
+def test_unknown_is_never_retried_in_the_pass_that_recorded_it(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         one_pending(ob, "a@example.com")
         d = ob.claim(T0, "<first@example.com>")
         assert d is not None

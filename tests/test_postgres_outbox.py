@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,8 @@ import pytest
 from newsletter.config import settings_from_dict
 from newsletter.errors import ConfigError, OutboxError
 from newsletter.hygiene import listed_addresses, resubscribe, settle_unknown
-from newsletter.outbox import Outbox, open_outbox
+from newsletter.outbox import Outbox, has_outbox, open_outbox
+from newsletter.runner import RunReport, run_once
 from newsletter.service import unsubscribe
 from tests.helpers import ROOT
 from tests.smtpd import SmtpTestServer
@@ -26,6 +29,10 @@ from tests.test_mailer import free_port
 from tests.workspace import T0, Workspace, issue_of, one_pending
 
 Factory = Callable[..., SmtpTestServer]
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +59,16 @@ def test_an_unreachable_server_is_one_line_naming_host_and_port() -> None:
     message = str(err.value)
     assert f"cannot reach the PostgreSQL server at 127.0.0.1:{port}" in message
     assert "\n" not in message and "start it or check [outbox] url" in message
+
+
+def test_an_empty_database_holds_no_outbox_until_one_is_scheduled(pg_url: str) -> None:
+    settings = settings_from_dict({"outbox": {"url": pg_url}})
+    assert not has_outbox(settings) and listed_addresses(settings) == []
+    with pytest.raises(OutboxError, match="no outbox in this database yet"):
+        open_outbox(settings, create=False)
+    assert not has_outbox(settings)  # looking made nothing
+    open_outbox(settings).close()
+    assert has_outbox(settings)
 
 
 def test_the_list_hygiene_commands_run_on_postgresql(pg_url: str, tmp_path: Path) -> None:
@@ -118,3 +135,31 @@ def test_a_runner_killed_mid_issue_loses_nobody_and_repeats_only_its_messages_in
     with Outbox.connect(pg_url) as ob:
         assert ob.counts() == {"sent": len(wanted)}  # one row each: no issue started twice
     print(f"killed runner: {in_flight} in flight, {duplicates} duplicate(s)")
+
+
+def test_a_lease_is_renewed_while_a_slow_server_answers(
+    tmp_path: Path, smtp_server_factory: Factory, pg_url: str
+) -> None:
+    """The final reply takes 3 s, the lease 1 s: the runner's heartbeat keeps the row its own, so
+    another runner's pass meanwhile takes nothing back and nothing goes twice."""
+    server = smtp_server_factory(answer_late=3.0)
+    ws = Workspace(tmp_path, server, connections=1, data_timeout=10)
+    with ws.config.open("a", encoding="utf-8") as f:
+        f.write(f'url = "{pg_url}"\nlease_seconds = 1\n')
+    ws.subscribers(1)
+    settings = ws.settings()
+    with Outbox.connect(pg_url) as ob:
+        one_pending(ob, "reader0000@example.com")
+    report: list[RunReport] = []
+    runner = threading.Thread(
+        target=lambda: report.append(run_once(settings, _real_now(), clock=_real_now))
+    )
+    runner.start()
+    server.wait_for(1, timeout=10)  # the body is in; its final reply comes 3 s later
+    time.sleep(1.8)  # past the lease the claim took
+    with Outbox.connect(pg_url, owner="another runner") as other:
+        assert other.recover_in_flight(_real_now()) == 0
+        assert other.claim(_real_now(), "<other@x>") is None
+    runner.join(timeout=30)
+    assert report and report[0].sent == 1
+    assert len(server.messages) == 1

@@ -21,6 +21,7 @@ from newsletter.unsubscribe import (
     unsubscribe_url,
     verify,
 )
+from tests.pg import Opener
 from tests.smtpd import SmtpTestServer
 from tests.workspace import ISSUE_1, ISSUE_2, Workspace, iso, one_line_error
 
@@ -76,15 +77,15 @@ def test_configured_url_with_a_query_and_mailto_choices() -> None:
     )
 
 
-def test_secret_from_environment_or_generated_once(tmp_path: Path) -> None:
-    with Outbox.open(tmp_path / "o.sqlite3") as ob:
+def test_secret_from_environment_or_generated_once(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
         env_secret = load_secret(ob, {"NEWSLETTER_SECRET": "x" * 32})
         assert env_secret == b"x" * 32
         generated = load_secret(ob, {})
         assert load_secret(ob, {"NEWSLETTER_SECRET": ""}) == generated
         with pytest.raises(ConfigError, match="NEWSLETTER_SECRET is too short"):
             load_secret(ob, {"NEWSLETTER_SECRET": "tiny"})
-    with Outbox.open(tmp_path / "o.sqlite3") as ob:
+    with open_outbox() as ob:
         assert load_secret(ob, {}) == generated
 
 

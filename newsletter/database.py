@@ -263,7 +263,8 @@ class Postgres:
         if isinstance(e, pg.OperationalError) and (
             "connect" in text or "server closed" in text or "timeout" in text
         ):
-            return OutboxError(
+            # Busy, not broken: a server restarting is back by the loop's next tick.
+            return OutboxBusy(
                 f"{where}: cannot reach the PostgreSQL server at {self.server} ({said}); start"
                 " it or check [outbox] url, then run again"
             )

@@ -46,7 +46,8 @@ DKIM_HEADERS = (
 # A line break inside a header value that does not continue a folded line starts a new header.
 _HEADER_BREAK = re.compile(r"\r\n(?![ \t])|\r(?!\n)|(?<!\r)\n(?![ \t])")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
-_BARE_BREAK = re.compile(r"\r(?!\n)|(?<!\r)\n")
+_HEADER_NAME_BYTES = re.compile(rb"[!-9;-~]+")
+_LINES_DIFFER = "refused to send: the header lines on the wire differ from the message's"
 
 
 # 2xx, 4xx (retry later), 5xx, or no final reply after the body (the server may have it)
@@ -95,9 +96,12 @@ class _Transient(Exception):
     """A network failure worth a reconnect (refused, reset, timed out, dropped)."""
 
 
-def _dot_stuffed(data: bytes) -> bytes:
+def _dot_stuffed(data: bytes, *, crlf: bool = False) -> bytes:
     """The body as DATA sends it: leading dots doubled, CRLF at the end, then the final dot."""
-    q = re.sub(rb"(?m)^\.", b"..", data)
+    if crlf or data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r"):  # CRLF only
+        q = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    else:
+        q = re.sub(rb"(?m)^\.", b"..", data)
     if not q.endswith(b"\r\n"):
         q += b"\r\n"
     return q + b".\r\n"
@@ -195,7 +199,7 @@ def check_message(msg: Message | Outgoing, from_addr: str, to_addr: str) -> str 
         if not addr or any(c in addr for c in "\r\n<>") or "@" not in addr or addr.strip() != addr:
             return f"refused to send: the {label} address {addr!r} is not a plain address"
     if isinstance(msg, Outgoing):
-        return _check_head(msg.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace"))
+        return _check_head(msg)
     for part in msg.walk():
         for name, value in part.raw_items():
             if not _HEADER_NAME.fullmatch(name):
@@ -205,17 +209,23 @@ def check_message(msg: Message | Outgoing, from_addr: str, to_addr: str) -> str 
     return None
 
 
-def _check_head(head: str) -> str | None:
-    """The header block of a message already in bytes: the same refusals, line by line."""
-    if _BARE_BREAK.search(head):
+def _check_head(msg: Outgoing) -> str | None:
+    """The header block of a message already in bytes: the same refusals, line by line, and
+    the header lines must be those the message says it has (none split into two)."""
+    head = msg.data[: msg.data.find(b"\r\n\r\n")]
+    if not head.count(b"\r") == head.count(b"\n") == head.count(b"\r\n"):
         return "refused to send: a header contains a line break (header injection)"
-    for line in head.split("\r\n"):
-        if len(line.encode("utf-8")) > MAX_HEADER_LINE:
+    names = []
+    for line in head.split(b"\r\n"):
+        if len(line) > MAX_HEADER_LINE:
             return f"refused to send: a header line is longer than {MAX_HEADER_LINE} bytes"
-        if line[:1] not in (" ", "\t"):
-            name = line.split(":", 1)[0]
-            if ":" not in line or not _HEADER_NAME.fullmatch(name):
+        if line[:1] not in (b" ", b"\t"):
+            name, colon, _ = line.partition(b":")
+            if not colon or not _HEADER_NAME_BYTES.fullmatch(name):
                 return f"refused to send: header name {name[:40]!r} is not valid"
+            names.append(name.decode("ascii").lower())
+    if tuple(names) != msg.header_names:
+        return _LINES_DIFFER
     return None
 
 
@@ -548,12 +558,11 @@ class SmtpConnection:
         key = (utf8, eight_bit) if isinstance(msg, Message) else (False, False)
         if key not in cache:
             if isinstance(msg, Outgoing):
-                data, names = msg.data, list(msg.header_names)
+                data = msg.data  # its header lines were checked by check_message
             else:
                 data = flatten(msg, utf8=utf8, eight_bit=eight_bit)
-                names = [n.lower() for n in msg]
-            if _header_names(data) != names:
-                return "refused to send: the header lines on the wire differ from the message's"
+                if _header_names(data) != [n.lower() for n in msg]:
+                    return _LINES_DIFFER
             if self._dkim_key is not None:
                 data = _sign(data, self._settings, self._dkim_key)
             cache[key] = data
@@ -597,7 +606,7 @@ class SmtpConnection:
                 refused = self._one_by_one(smtp, from_addr, to_addr, options)
             if refused is not None:
                 return refused
-            smtp.send(_dot_stuffed(data))
+            smtp.send(_dot_stuffed(data, crlf=isinstance(msg, Outgoing)))
             phase = "the final reply"
             code, resp = self._final_reply(smtp)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
@@ -637,8 +646,9 @@ class SmtpConnection:
         """MAIL, RCPT and DATA in one write, then their three answers in order (RFC 2920): one
         round trip. The first refusal decides; the later answers are read all the same, and a
         354 that came anyway (no recipient accepted) is ended with an empty message."""
-        mail = f"MAIL FROM:{smtplib.quoteaddr(from_addr)}{''.join(' ' + o for o in options)}"
-        batch = f"{mail}\r\nRCPT TO:{smtplib.quoteaddr(to_addr)}\r\nDATA\r\n"
+        # check_message made sure both are plain addresses: no parsing (smtplib.quoteaddr) here
+        mail = f"MAIL FROM:<{from_addr}>{''.join(' ' + o for o in options)}"
+        batch = f"{mail}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n"
         smtp.send(batch.encode("utf-8" if "SMTPUTF8" in options else "ascii"))
         answers = []
         for _ in range(3):

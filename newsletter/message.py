@@ -7,6 +7,7 @@ error. The one-click unsubscribe headers follow RFC 2369 and RFC 8058.
 
 from __future__ import annotations
 
+import binascii
 import random
 import re
 import sys
@@ -213,10 +214,6 @@ def build_message(
 # -- the fast path: the message built once per issue, filled in per reader ---------------------
 
 QP_LINE = 76  # RFC 2045: an encoded line holds at most 76 characters
-_QP = tuple(
-    chr(b) if (33 <= b <= 126 and b != 61) or b in (9, 32) else f"={b:02X}" for b in range(256)
-)
-_QP_PLAIN = re.compile(rb"[\t !-<>-~]*")
 _DOT_ATOM = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*")  # \w: RFC 6532
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _SHORT_LINE = 300  # a line holding tokens re-encoded whole up to this long, in pieces beyond
@@ -230,23 +227,14 @@ def _qp(data: bytes, *, hard: bool) -> bytes:
     Lines are encoded one by one, so an issue's lines are encoded once and only the values of a
     reader are encoded per message.
     """
-    end = b"\r\n" if hard else b"=\r\n"
-    if len(data) < QP_LINE and _QP_PLAIN.fullmatch(data) and not (hard and data[-1:] in b" \t"):
-        return data + end
-    units = [_QP[b] for b in data]
-    if hard and units and units[-1] in (" ", "\t"):
-        units[-1] = f"={ord(units[-1]):02X}"
-    lines: list[str] = []
-    line: list[str] = []
-    width = 0
-    for unit in units:
-        if width + len(unit) > QP_LINE - 1:  # room for the soft break's "="
-            lines.append("".join(line) + "=")
-            line, width = [], 0
-        line.append(unit)
-        width += len(unit)
-    lines.append("".join(line))
-    return "\r\n".join(lines).encode("ascii") + end
+    encoded = binascii.b2a_qp(data, istext=True)  # lines of 76 at most, end spaces quoted
+    if not hard:
+        last = encoded.rpartition(b"\n")[2]
+        if len(last) >= QP_LINE:  # no room for the "=": its last character goes down a line
+            n = 3 if last[-3:-2] == b"=" else 1
+            encoded = encoded[:-n] + b"=\n" + encoded[-n:]
+        encoded += b"="
+    return encoded.replace(b"\n", b"\r\n") + b"\r\n"
 
 
 def _qp_text(text: str) -> bytes:

@@ -17,6 +17,7 @@ from .model import Email
 UNSUBSCRIBE_TOKEN = "__NEWSLETTER_UNSUBSCRIBE_URL__"
 NAME_TOKEN = "__NEWSLETTER_SUBSCRIBER_NAME__"
 FIRST_NAME_TOKEN = "__NEWSLETTER_FIRST_NAME__"
+_UNSAFE_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 FIELD_TOKEN = re.compile(r"__NEWSLETTER_FIELD_([a-z0-9]+(?:_[a-z0-9]+)*)__(?:([0-9a-f]+)__)?")
 # Every token; a field's two groups keep their numbers (1: the key, 2: the default in hex).
@@ -98,8 +99,8 @@ def reader_values(
 ) -> ReaderValues:
     """One reader's values, checked: the unsubscribe link must be a safe URL without spaces."""
     url = unsubscribe_url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    if not url or re.search(r"[\s\x00-\x1f\x7f]", url) or (scheme and scheme not in SAFE_SCHEMES):
+    scheme = "https" if url.startswith("https://") else urlsplit(url).scheme.lower()
+    if not url or _UNSAFE_URL.search(url) or (scheme and scheme not in SAFE_SCHEMES):
         raise TemplateError(
             f"unsubscribe URL {url[:80]!r} must be an http(s), mailto: or relative URL "
             "without spaces"

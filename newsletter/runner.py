@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
+from functools import cache
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
@@ -304,8 +305,13 @@ def run_loop(
 
 
 def _message_id(settings: Settings) -> str:
-    domain = parseaddr(settings.newsletter.from_addr)[1].rpartition("@")[2] or "newsletter.local"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    return f"<{uuid.uuid4().hex}@{_id_domain(settings.newsletter.from_addr)}>"
+
+
+@cache
+def _id_domain(from_addr: str) -> str:
+    """The Message-ID's domain: the sender's (parsed once, not for every message)."""
+    return parseaddr(from_addr)[1].rpartition("@")[2] or "newsletter.local"
 
 
 def _counted(subscribers: Iterator[Subscriber], source: Path) -> Iterator[Subscriber]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 SECRET_ENV = "NEWSLETTER_SECRET"
 SECRET_MIN = 16
 _PURPOSE = b"newsletter-unsubscribe\x00"
+_PLAIN_EMAIL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+")  # urlencode changes only the @
 
 
 def load_secret(outbox: Outbox, environ: Mapping[str, str]) -> bytes:
@@ -55,7 +57,11 @@ def verify(email: str, token: str, secret: bytes) -> bool:
 def unsubscribe_url(settings: Settings, email: str, secret: bytes) -> str:
     """The subscriber's own link: <base>?e=<address>&t=<token> (also the RFC 8058 POST target)."""
     base = unsubscribe_base_url(settings)
-    query = urlencode({"e": email, "t": make_token(email, secret)})
+    token = make_token(email, secret)  # URL-safe base64: nothing to quote
+    if _PLAIN_EMAIL.fullmatch(email):  # the common case, without urlencode's cost per reader
+        query = f"e={email.replace('@', '%40')}&t={token}"
+    else:
+        query = urlencode({"e": email, "t": token})
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 

@@ -1,48 +1,198 @@
-"""Send benchmark: our persistent, parallel SMTP sender against one connection per message.
+"""Send benchmark: our whole `newsletter run --once` pass against plain smtplib loops and mailmerge,
+in one run, against one local counting sink.
 
-Starts a local aiosmtpd server (tests/smtpd.py) on 127.0.0.1 that waits `--delay` seconds before
-every reply (a simulated round trip), then sends the same N messages three ways, in the same run:
+The sink runs in its own process (so our CPU figures are ours alone) and can put a round trip on
+the path: every reply leaves `rtt` seconds after the client's bytes came in, as on a network, so
+commands sent together (PIPELINING, RFC 2920) wait once, while a server that waits before each
+reply would make them wait one after another. It checks that every recipient got one message.
 
-- `smtplib`, a new connection per message (connect, EHLO, MAIL, RCPT, DATA, QUIT), as a plain
-  mail-merge loop does;
-- our `SmtpConnection`, one persistent connection;
-- our `SmtpConnection` x `--connections` worker threads sharing a `RateLimiter`;
-- the whole `newsletter run --once` pass on a list of the same N addresses: the outbox in a
-  SQLite file, a personal message built for each reader from the issue rendered once, every
-  state change committed, `--connections` connections.
+Runs, each with messages to its own recipients:
 
-Prints messages per second for each and the ratios; checks the server got every message once.
-Loopback only; each run stops at `--max-seconds` (its rate is then over what it sent).
+- `smtplib`, a new connection per message (connect, EHLO, MAIL, RCPT, DATA, QUIT);
+- `smtplib`, one persistent connection, one prebuilt message: the ceiling for one connection;
+- mailmerge, its real command line, one connection per message as it does (if installed:
+  `pip install -e '.[bench]'`);
+- the whole `newsletter run --once` pass (runner.run_once): the outbox in SQLite, a message per
+  reader from the issue prepared once, every state change committed;
+- at `--delay` (default 20 ms) round trip, the pass with `--wide` connections (default 32), with
+  and without PIPELINING, as a share of the wire limit `connections / (round trips x delay)`:
+  a message takes 4 round trips without pipelining (MAIL, RCPT, DATA, the body) and 2 with it
+  (MAIL+RCPT+DATA, the body).
 
-    .venv/bin/python bench/send_bench.py [-n 200] [--delay 0.02] [--connections 4]
+CPU is our process's `time.process_time()` (all threads), or for mailmerge the child's
+`getrusage(RUSAGE_CHILDREN)`; both per message.
+
+    .venv/bin/python bench/send_bench.py [-n 2000] [--connections 4] [--delay 0.02] [--wide 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
-import queue
+import resource
+import shutil
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for tests.smtpd, the same server the tests use
+sys.path.insert(0, str(ROOT))
 
 from newsletter import service  # noqa: E402
+from newsletter.build import write_build  # noqa: E402
 from newsletter.config import Settings, load_settings  # noqa: E402
-from newsletter.mailer import RateLimiter, SmtpConnection, flatten  # noqa: E402
 from newsletter.runner import run_once  # noqa: E402
-from tests.smtpd import SmtpTestServer, settings_for, start_server  # noqa: E402
 
 SAMPLE = ROOT / "posts" / "massage-for-the-mental-health-of-it.txt"
 FROM = "news@example.com"
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+# -- the sink (run as `send_bench.py --sink` in a child process) --------------------------------
+
+
+@dataclasses.dataclass
+class _SinkState:
+    rtt: float = 0.0
+    pipelining: bool = True
+    messages: int = 0
+    connections: int = 0
+    first: float = 0.0  # time.time() of the first message since the last "mark"
+    last: float = 0.0
+    received: Counter[str] = dataclasses.field(default_factory=Counter)
+
+
+async def _session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _SinkState
+) -> None:
+    loop = asyncio.get_running_loop()
+    state.connections += 1
+    replies: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def pump() -> None:  # replies leave in order, each `rtt` after its request came
+        while True:
+            due, data = await replies.get()
+            if not data:
+                return
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            writer.write(data)
+
+    sender = asyncio.create_task(pump())
+    replies.put_nowait((loop.time() + state.rtt, b"220 sink ESMTP\r\n"))
+    buffer, in_data = b"", False
+    rcpts: list[str] = []
+    try:
+        while chunk := await reader.read(262144):
+            came = loop.time()
+            buffer += chunk
+            out = []
+            while True:
+                if in_data:
+                    end = 0 if buffer.startswith(b".\r\n") else buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    buffer = buffer[end + (3 if end == 0 else 5) :]
+                    in_data = False
+                    state.messages += 1
+                    state.last = time.time()
+                    state.first = state.first or state.last
+                    state.received.update(rcpts)
+                    out.append(b"250 2.0.0 queued")
+                    continue
+                line, sep, rest = buffer.partition(b"\r\n")
+                if not sep:
+                    break
+                buffer = rest
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    extensions = [b"8BITMIME", b"SMTPUTF8", b"SIZE 52428800"]
+                    if state.pipelining:
+                        extensions.insert(0, b"PIPELINING")
+                    out.extend(b"250-" + x for x in [b"sink", *extensions[:-1]])
+                    out.append(b"250 " + extensions[-1])
+                elif verb == b"MAIL":
+                    rcpts = []
+                    out.append(b"250 OK")
+                elif verb == b"RCPT":
+                    rcpts.append(line.split(b":", 1)[1].strip(b" <>").decode())
+                    out.append(b"250 OK")
+                elif verb == b"DATA":
+                    in_data = True
+                    out.append(b"354 go on")
+                elif verb == b"QUIT":
+                    out.append(b"221 bye")
+                else:  # HELO, RSET, NOOP
+                    out.append(b"250 OK")
+            if out:
+                replies.put_nowait((came + state.rtt, b"\r\n".join(out) + b"\r\n"))
+    except ConnectionError:
+        pass
+    finally:
+        replies.put_nowait((0.0, b""))
+        await sender
+        writer.close()
+
+
+async def _sink(state: _SinkState) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: _session(r, w, state), "127.0.0.1", 0, backlog=1024
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    async with server:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            verb, _, arg = line.strip().partition(" ")
+            if verb == "rtt":
+                state.rtt = float(arg)
+            elif verb == "pipelining":
+                state.pipelining = arg == "on"
+            elif verb == "mark":
+                state.first = 0.0
+            twice = sum(1 for n in state.received.values() if n > 1)
+            print(
+                f"{state.messages} {len(state.received)} {twice} {state.connections} "
+                f"{state.first:.6f} {state.last:.6f}",
+                flush=True,
+            )
+
+
+class Sink:
+    """The sink in a child process: `port`, `ask("rtt 0.02")`, `stats()`."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--sink"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        self.port = int(self._proc.stdout.readline())
+
+    def ask(self, command: str = "stats") -> tuple[int, int, int, int, float, float]:
+        """(messages, distinct recipients, recipients with more than one, connections, and
+        time.time() of the first message since the last "mark" and of the last one)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        a, b, c, d, first, last = self._proc.stdout.readline().split()
+        return int(a), int(b), int(c), int(d), float(first), float(last)
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(timeout=10)
+
+
+# -- the runs -----------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,176 +200,207 @@ class Run:
     name: str
     sent: int
     seconds: float
+    cpu: float  # seconds of CPU
     connections: int
+    between: float  # seconds from the first message's arrival to the last's
+    limit: float | None = None  # the wire limit, messages per second
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
 
+    @property
+    def steady(self) -> float:
+        """The rate once sending has begun (the connections open, the list read)."""
+        return (self.sent - 1) / self.between if self.between > 0 else self.rate
 
-def sample_message(settings: Settings) -> tuple[EmailMessage, str]:
-    """Issue 1 of the sample post as the renderer makes it, or a same-sized stand-in."""
-    try:
-        from newsletter.message import build_message
-        from newsletter.render import render_issue
-
-        series = service.load_series(SAMPLE, settings)
-        email = render_issue(series, series.issues[0], settings)
-        msg = build_message(
-            email,
-            settings,
-            to_addr="reader@example.com",
-            to_name="Reader",
-            unsubscribe_url="https://example.com/unsubscribe?e=reader%40example.com&t=x",
-            unsubscribe_mailto="mailto:news@example.com?subject=unsubscribe",
-        )
-        return msg, "issue 1 of the sample post"
-    except ImportError:
-        msg = EmailMessage()
-        msg["From"] = f"Body & Mind Notes <{FROM}>"
-        msg["To"] = "reader@example.com"
-        msg["Subject"] = "Improved Sleep"
-        msg.set_content("Massage helps you sleep. " * 200)
-        msg.add_alternative("<p>" + "Massage helps you sleep. " * 1000 + "</p>", subtype="html")
-        return msg, "a synthetic message of similar size (renderer not available)"
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.sent if self.sent else 0.0
 
 
-def recipients(n: int) -> list[str]:
-    return [f"reader{i:05d}@example.com" for i in range(n)]
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def timed(name: str, server: SmtpTestServer, count: int, body: Callable[[float], int]) -> Run:
-    before_msgs, before_conns = len(server.messages), server.connections
+def timed(
+    name: str, sink: Sink, to: list[str], body: Callable[[], int], *, child: bool = False
+) -> Run:
+    """Run `body` (it returns how many it sent); the sink must have got each of them once."""
+    before = sink.ask("mark")
+    cpu = _children_cpu() if child else time.process_time()
     started = time.perf_counter()
-    sent = body(started)
+    sent = body()
     seconds = time.perf_counter() - started
-    arrived = len(server.messages) - before_msgs
-    if arrived != sent:
-        raise SystemExit(f"{name}: the server got {arrived} messages, the sender reports {sent}")
-    return Run(name, sent, seconds, server.connections - before_conns)
-
-
-def run_smtplib(server: SmtpTestServer, data: bytes, to: list[str], budget: float) -> Run:
-    def body(started: float) -> int:
-        sent = 0
-        for addr in to:
-            if time.perf_counter() - started > budget:
-                break
-            with smtplib.SMTP(server.host, server.port, local_hostname="bench", timeout=10) as s:
-                s.sendmail(FROM, [addr], data)
-            sent += 1
-        return sent
-
-    return timed("smtplib, a connection per message", server, len(to), body)
-
-
-def run_ours(
-    settings: Settings, server: SmtpTestServer, msg: EmailMessage, to: list[str], workers: int,
-    budget: float,
-) -> Run:  # fmt: skip
-    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for addr in to:
-        jobs.put(addr)
-    limiter = RateLimiter.from_settings(settings)
-    counts = [0] * workers
-    failures: list[str] = []
-
-    def worker(n: int, started: float) -> None:
-        with SmtpConnection(settings) as conn:
-            while time.perf_counter() - started <= budget:
-                try:
-                    addr = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                limiter.wait()
-                result = conn.send(msg, FROM, addr)
-                if result.ok:
-                    counts[n] += 1
-                else:
-                    failures.append(f"{addr}: {result.status} {result.code} {result.detail}")
-
-    def body(started: float) -> int:
-        threads = [threading.Thread(target=worker, args=(n, started)) for n in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if failures:
-            raise SystemExit(f"{len(failures)} failed, e.g. {failures[0]}")
-        return sum(counts)
-
-    label = "ours, 1 persistent connection" if workers == 1 else (
-        f"ours, {workers} persistent connections"
-    )  # fmt: skip
-    return timed(label, server, len(to), body)
-
-
-def run_newsletter(server: SmtpTestServer, to: list[str], workers: int, budget: float) -> Run:
-    """`schedule` the sample post into a fresh outbox, then time one `run --once` pass."""
-    start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        config = root / "newsletter.toml"
-        config.write_text(
-            f'[newsletter]\nfrom = "Body & Mind Notes <{FROM}>"\n'
-            f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n'
-            f"connections = {workers}\ntimeout = 10\n"
-            '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n',
-            encoding="utf-8",
+    cpu = (_children_cpu() if child else time.process_time()) - cpu
+    after = sink.ask()
+    got, distinct, twice = after[0] - before[0], after[1] - before[1], after[2] - before[2]
+    if not got == distinct == sent == len(to) or twice:
+        raise SystemExit(
+            f"{name}: sent {sent} of {len(to)}; the sink got {got} messages for {distinct} new "
+            f"recipients, {twice} of them more than once"
         )
-        (root / "list.csv").write_text("email\n" + "\n".join(to) + "\n", encoding="utf-8")
-        settings = load_settings(config)
-        before = datetime(2025, 3, 1, tzinfo=UTC)
-        series = service.load_series(SAMPLE, settings)
-        when = service.timing(settings, before, start="2025-03-03", at="09:00", tz="UTC")
-        service.queue_series(series, settings, when, now=before)
-        stop = threading.Event()
-        timer = threading.Timer(budget, stop.set)
-        timer.start()
-        try:
-            return timed(
-                f"newsletter run --once, {workers} conn.",
-                server,
-                len(to),
-                lambda _: run_once(settings, start, stop=stop).sent,
-            )
-        finally:
-            timer.cancel()
+    return Run(name, sent, seconds, cpu, after[3] - before[3], after[5] - after[4])
+
+
+def recipients(tag: str, n: int) -> list[str]:
+    return [f"{tag}{i:06d}@example.com" for i in range(n)]
+
+
+def smtplib_per_message(sink: Sink, data: bytes, to: list[str]) -> Run:
+    def body() -> int:
+        for addr in to:
+            with smtplib.SMTP("127.0.0.1", sink.port, local_hostname="bench", timeout=30) as s:
+                s.sendmail(FROM, [addr], data)
+        return len(to)
+
+    return timed("smtplib, a connection per message", sink, to, body)
+
+
+def smtplib_prebuilt(sink: Sink, data: bytes, to: list[str]) -> Run:
+    def body() -> int:
+        with smtplib.SMTP("127.0.0.1", sink.port, local_hostname="bench", timeout=30) as s:
+            for addr in to:
+                s.sendmail(FROM, [addr], data)
+        return len(to)
+
+    return timed("smtplib, 1 connection, prebuilt message", sink, to, body)
+
+
+def mailmerge(sink: Sink, text: str, to: list[str], tmp: Path) -> Run | None:
+    exe = shutil.which("mailmerge", path=str(Path(sys.executable).parent))
+    if exe is None:
+        return None
+    (tmp / "mm.conf").write_text(
+        f"[smtp_server]\nhost = 127.0.0.1\nport = {sink.port}\nsecurity = Never\n", "utf-8"
+    )
+    (tmp / "mm.txt").write_text(
+        f"TO: {{{{email}}}}\nSUBJECT: Improved Sleep\nFROM: Body & Mind Notes <{FROM}>\n\n"
+        f"Hi {{{{name}}}},\n{{% raw %}}{text}{{% endraw %}}\n",
+        "utf-8",
+    )
+    (tmp / "mm.csv").write_text(
+        "email,name\n" + "".join(f"{a},Reader {i}\n" for i, a in enumerate(to)), "utf-8"
+    )
+    command = [exe, "--no-dry-run", "--no-limit", "--output-format", "raw"]
+    command += ["--template", "mm.txt", "--database", "mm.csv", "--config", "mm.conf"]
+
+    def body() -> int:
+        subprocess.run(command, cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        return len(to)
+
+    return timed("mailmerge (its CLI, a connection per msg.)", sink, to, body, child=True)
+
+
+def newsletter_pass(sink: Sink, to: list[str], connections: int, tmp: Path, name: str) -> Run:
+    """`schedule` the sample post into a fresh outbox, then time one `run --once` pass."""
+    root = Path(tempfile.mkdtemp(dir=tmp))
+    config = root / "newsletter.toml"
+    config.write_text(
+        f'[newsletter]\nfrom = "Body & Mind Notes <{FROM}>"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n'
+        f"connections = {connections}\ntimeout = 30\n"
+        '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n',
+        encoding="utf-8",
+    )
+    (root / "list.csv").write_text(
+        "email,name\n" + "".join(f"{a},Reader {i}\n" for i, a in enumerate(to)), "utf-8"
+    )
+    settings = load_settings(config)
+    before = datetime(2025, 3, 1, tzinfo=UTC)
+    series = service.load_series(SAMPLE, settings)
+    when = service.timing(settings, before, start="2025-03-03", at="09:00", tz="UTC")
+    service.queue_series(series, settings, when, now=before)
+    return timed(name, sink, to, lambda: run_once(settings, START, stop=threading.Event()).sent)
+
+
+def sample(tmp: Path) -> tuple[bytes, str]:
+    """A message of issue 1 as `build` writes it (message.eml), and the issue's plain text."""
+    settings = Settings()
+    write_build(service.load_series(SAMPLE, settings), settings, tmp / "build")
+    eml = next((tmp / "build").rglob("01-*/message.eml"))
+    return eml.read_bytes(), next((tmp / "build").rglob("01-*/email.txt")).read_text("utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--messages", type=int, default=200, help="messages per run")
-    parser.add_argument("--delay", type=float, default=0.02, help="seconds before each reply")
-    parser.add_argument(
-        "--connections", type=int, help="our parallel connections (default: from settings)"
-    )
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="time budget per run")
+    parser.add_argument("-n", "--messages", type=int, default=2000, help="messages per run")
+    parser.add_argument("--connections", type=int, default=4, help="our connections at 0 ms")
+    parser.add_argument("--delay", type=float, default=0.02, help="round trip of the wide runs")
+    parser.add_argument("--wide", type=int, default=32, help="our connections at --delay")
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not 1 <= args.messages <= 5000:
-        parser.error("--messages must be between 1 and 5000")
-
-    with start_server(reply_delay=args.delay) as server:
-        settings = settings_for(server, timeout=10.0)
-        workers = args.connections or settings.smtp.connections
-        msg, what = sample_message(settings)
-        data = flatten(msg)
-        to = recipients(args.messages)
-        print(
-            f"{args.messages} messages of {len(data) / 1024:.1f} KB ({what}) to aiosmtpd on "
-            f"{server.host}:{server.port}, {args.delay * 1000:g} ms before each reply"
-        )
-        runs = [
-            run_smtplib(server, data, to, args.max_seconds),
-            run_ours(settings, server, msg, to, 1, args.max_seconds),
-            run_ours(settings, server, msg, to, workers, args.max_seconds),
-            run_newsletter(server, to, workers, args.max_seconds),
-        ]
-    base = runs[0].rate
+    if args.sink:
+        asyncio.run(_sink(_SinkState()))
+        return 0
+    n = args.messages
+    few = max(1, n // 10)  # for the loops that open a connection per message
+    sink = Sink()
+    try:
+        with tempfile.TemporaryDirectory() as name:
+            tmp = Path(name)
+            data, text = sample(tmp)
+            print(
+                f"{len(data) / 1024:.1f} KB messages (issue 1 of the sample post) to a counting "
+                f"sink on 127.0.0.1:{sink.port}, its own process; {n} per run ({few} for the "
+                "loops with a connection per message)"
+            )
+            runs = [
+                smtplib_per_message(sink, data, recipients("a", few)),
+                smtplib_prebuilt(sink, data, recipients("b", n)),
+            ]
+            merged = mailmerge(sink, text, recipients("c", few), tmp)
+            if merged is not None:
+                runs.append(merged)
+            ours = newsletter_pass(
+                sink, recipients("d", n), args.connections, tmp,
+                f"newsletter run --once, {args.connections} conn.",
+            )  # fmt: skip
+            runs.append(ours)
+            wide = []
+            sink.ask(f"rtt {args.delay}")
+            merged_far = mailmerge(sink, text, recipients("f", max(1, few // 4)), tmp)
+            for pipelining, trips in (("on", 2), ("off", 4)):
+                sink.ask(f"pipelining {pipelining}")
+                run = newsletter_pass(
+                    sink, recipients(f"e{pipelining}", n), args.wide, tmp,
+                    f"run --once, {args.wide} conn., pipelining {pipelining}",
+                )  # fmt: skip
+                wide.append(dataclasses.replace(run, limit=args.wide / (trips * args.delay)))
+            sink.ask("rtt 0")
+            sink.ask("pipelining on")
+    finally:
+        sink.close()
+    print("\nat 0 ms round trip:")
     for r in runs:
         print(
-            f"  {r.name:<38} {r.sent:>5} msgs in {r.seconds:6.2f} s = {r.rate:7.1f} msg/s "
-            f"({r.connections} connection(s); {r.rate / base:4.1f}x)"
+            f"  {r.name:<44} {r.sent:>6} msgs {r.rate:8.1f} msg/s  {r.cpu_ms:6.3f} ms CPU/msg"
+            f"  ({r.connections} conn.; {r.steady:.0f} msg/s once sending)"
+        )
+    ceiling = runs[1]
+    print(
+        f"  ours against the prebuilt loop: {ours.rate / ceiling.rate:.2f}x its rate, "
+        f"{ours.cpu_ms / ceiling.cpu_ms:.2f}x its CPU per message"
+    )
+    if merged is not None:
+        print(f"  ours against mailmerge: {ours.rate / merged.rate:.1f}x its rate")
+    print(f"\nat {args.delay * 1000:g} ms round trip:")
+    if merged_far is not None:
+        print(
+            f"  {merged_far.name:<44} {merged_far.sent:>6} msgs {merged_far.rate:8.1f} msg/s  "
+            f"{merged_far.cpu_ms:6.3f} ms CPU/msg"
+        )
+    for r in wide:
+        assert r.limit is not None
+        print(
+            f"  {r.name:<44} {r.sent:>6} msgs {r.rate:8.1f} msg/s  {r.cpu_ms:6.3f} ms CPU/msg"
+            f"  {r.rate / r.limit:4.0%} of its wire limit {r.limit:.0f} msg/s; "
+            f"{r.steady / r.limit:4.0%} once sending ({r.steady:.0f} msg/s)"
+        )
+    if merged_far is not None:
+        print(
+            f"  ours (pipelining) against mailmerge: {wide[0].rate / merged_far.rate:.1f}x its rate"
         )
     return 0
 

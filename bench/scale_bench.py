@@ -1,6 +1,6 @@
 """Scale benchmark: the whole `newsletter run --once` as a writer runs it, in its own process,
-against a counting sink in another (bench/sink.py), so neither shares an interpreter with the
-other. Two comparisons, each in the same run:
+against the counting sink of the benchmarks in another (bench/sink.py), so neither shares an
+interpreter with the other. Two comparisons, each in the same run:
 
 - workers: 1 against 2 sender processes (`run --workers`), on the SQLite outbox, and on a
   PostgreSQL outbox when `--postgresql URL` is given;
@@ -19,6 +19,7 @@ at `--max-seconds` of sending (SIGTERM, as systemd would); its rate is then over
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import resource
@@ -83,7 +84,8 @@ def measure(
     outbox_url: str = "",
 ) -> Result:  # fmt: skip
     """One `run --once` pass to `readers` readers; stopped after `budget` s of sending."""
-    with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
+    sink = Sink()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.closing(sink):
         config = _workspace(Path(tmp), sink.port, readers, connections, outbox_url)
         env = dict(os.environ, NEWSLETTER_NOW=ISSUE_1, PYTHONPATH=str(ROOT))
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -95,7 +97,7 @@ def measure(
         )  # fmt: skip
         while proc.poll() is None:
             time.sleep(0.2)
-            n, first, _ = sink.count()
+            n, *_, first, _ = sink.ask()
             if n and time.time() - first > budget:
                 proc.send_signal(signal.SIGTERM)
                 break
@@ -103,7 +105,9 @@ def measure(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise SystemExit(f"{label}: run failed: {err.decode()[-500:]}")
-        n, first, last = sink.count()
+        n, _, twice, _, first, last = sink.ask()
+        if twice:
+            raise SystemExit(f"{label}: {twice} reader(s) got the issue more than once")
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     return Result(label, n, last - first, first - started, 1000 * cpu / max(n, 1))
 

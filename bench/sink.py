@@ -1,65 +1,73 @@
-"""A counting SMTP sink for the benchmarks: keeps nothing but a count, so a 100,000-message run
-costs it no memory, and runs in its own process, so it never shares the interpreter with the
-sender it measures.
+"""The counting SMTP sink of the benchmarks, run in its own process so that our CPU figures are
+ours alone. It keeps a count per recipient (to check each got one message), nothing else.
 
-`--rtt S` puts a round trip on the path: every chunk a client writes is held S seconds before the
-sink reads it, as a network would; commands sent together (PIPELINING, RFC 2920) wait once. It
-offers PIPELINING, 8BITMIME, SMTPUTF8 and SIZE, answers 250 to everything it accepts, and keeps
-no message.
+A round trip on the path: every reply leaves `rtt` seconds after the client's bytes came in, as
+on a network, so commands sent together (PIPELINING, RFC 2920) wait once, while a server that
+waits before each reply would make them wait one after another. On stdin it takes `rtt S`,
+`pipelining on|off`, `mark` (restart the first-message clock) and `stats`; each answers
+"MESSAGES RECIPIENTS TWICE CONNECTIONS FIRST LAST".
 
-    python bench/sink.py [--rtt 0.02]     prints "port N"; then on stdin, "count" answers
-                                          "COUNT FIRST LAST" (messages, first and last time.time())
+    python bench/sink.py     prints its port, then answers on stdin
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import time
+from collections import Counter
 
-CAPABILITIES = (b"PIPELINING", b"8BITMIME", b"SMTPUTF8", b"SIZE 52428800")
 
-
-class Counter:
-    def __init__(self) -> None:
-        self.count = 0
-        self.first = 0.0
-        self.last = 0.0
-
-    def add(self) -> None:
-        now = time.time()
-        if not self.count:
-            self.first = now
-        self.count += 1
-        self.last = now
+@dataclasses.dataclass
+class _SinkState:
+    rtt: float = 0.0
+    pipelining: bool = True
+    messages: int = 0
+    connections: int = 0
+    first: float = 0.0  # time.time() of the first message since the last "mark"
+    last: float = 0.0
+    received: Counter[str] = dataclasses.field(default_factory=Counter)
 
 
 async def _session(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: Counter, rtt: float
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _SinkState
 ) -> None:
-    writer.write(b"220 sink ESMTP\r\n")
-    buffer = b""
-    in_data = False
-    try:
+    loop = asyncio.get_running_loop()
+    state.connections += 1
+    replies: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def pump() -> None:  # replies leave in order, each `rtt` after its request came
         while True:
-            chunk = await reader.read(262144)
-            if not chunk:
+            due, data = await replies.get()
+            if not data:
                 return
-            if rtt:
-                await asyncio.sleep(rtt)
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            writer.write(data)
+
+    sender = asyncio.create_task(pump())
+    replies.put_nowait((loop.time() + state.rtt, b"220 sink ESMTP\r\n"))
+    buffer, in_data = b"", False
+    rcpts: list[str] = []
+    try:
+        while chunk := await reader.read(262144):
+            came = loop.time()
             buffer += chunk
-            replies = []
+            out = []
             while True:
                 if in_data:
-                    end = buffer.find(b"\r\n.\r\n")
+                    end = 0 if buffer.startswith(b".\r\n") else buffer.find(b"\r\n.\r\n")
                     if end < 0:
                         break
-                    buffer = buffer[end + 5 :]
+                    buffer = buffer[end + (3 if end == 0 else 5) :]
                     in_data = False
-                    counter.add()
-                    replies.append(b"250 2.0.0 queued")
+                    state.messages += 1
+                    state.last = time.time()
+                    state.first = state.first or state.last
+                    state.received.update(rcpts)
+                    out.append(b"250 2.0.0 queued")
                     continue
                 line, sep, rest = buffer.partition(b"\r\n")
                 if not sep:
@@ -67,92 +75,87 @@ async def _session(
                 buffer = rest
                 verb = line[:4].upper()
                 if verb == b"EHLO":
-                    names = (b"sink", *CAPABILITIES)
-                    replies.append(
-                        b"\r\n".join(
-                            (b"250-" if i < len(names) - 1 else b"250 ") + n
-                            for i, n in enumerate(names)
-                        )
-                    )
+                    extensions = [b"8BITMIME", b"SMTPUTF8", b"SIZE 52428800"]
+                    if state.pipelining:
+                        extensions.insert(0, b"PIPELINING")
+                    out.extend(b"250-" + x for x in [b"sink", *extensions[:-1]])
+                    out.append(b"250 " + extensions[-1])
+                elif verb == b"MAIL":
+                    rcpts = []
+                    out.append(b"250 OK")
+                elif verb == b"RCPT":
+                    rcpts.append(line.split(b":", 1)[1].strip(b" <>").decode())
+                    out.append(b"250 OK")
                 elif verb == b"DATA":
                     in_data = True
-                    replies.append(b"354 end with <CRLF>.<CRLF>")
-                    if buffer.startswith(b".\r\n"):  # an empty body
-                        buffer = b"\r\n" + buffer
+                    out.append(b"354 go on")
                 elif verb == b"QUIT":
-                    writer.write(b"221 bye\r\n")
-                    await writer.drain()
-                    return
-                else:  # HELO, MAIL, RCPT, RSET, NOOP
-                    replies.append(b"250 OK")
-            if replies:
-                writer.write(b"\r\n".join(replies) + b"\r\n")
-                await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        return
+                    out.append(b"221 bye")
+                else:  # HELO, RSET, NOOP
+                    out.append(b"250 OK")
+            if out:
+                replies.put_nowait((came + state.rtt, b"\r\n".join(out) + b"\r\n"))
+    except ConnectionError:
+        pass
     finally:
+        replies.put_nowait((0.0, b""))
+        await sender
         writer.close()
 
 
-async def _control(counter: Counter) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            return
-        print(f"{counter.count} {counter.first:.6f} {counter.last:.6f}", flush=True)
-
-
-async def serve(rtt: float) -> None:
-    counter = Counter()
+async def _sink(state: _SinkState) -> None:
     server = await asyncio.start_server(
-        lambda r, w: _session(r, w, counter, rtt), "127.0.0.1", 0, backlog=512
+        lambda r, w: _session(r, w, state), "127.0.0.1", 0, backlog=1024
     )
-    port = server.sockets[0].getsockname()[1]
-    print(f"port {port}", flush=True)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
     async with server:
-        await _control(counter)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            verb, _, arg = line.strip().partition(" ")
+            if verb == "rtt":
+                state.rtt = float(arg)
+            elif verb == "pipelining":
+                state.pipelining = arg == "on"
+            elif verb == "mark":
+                state.first = 0.0
+            twice = sum(1 for n in state.received.values() if n > 1)
+            print(
+                f"{state.messages} {len(state.received)} {twice} {state.connections} "
+                f"{state.first:.6f} {state.last:.6f}",
+                flush=True,
+            )
 
 
 class Sink:
-    """The sink in a child process, for a benchmark: `port`, `count()`, `close()`."""
+    """The sink in a child process: `port`, `ask("rtt 0.02")`, `stats()`."""
 
-    def __init__(self, rtt: float = 0.0) -> None:
+    def __init__(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, __file__, "--rtt", str(rtt)],
+            [sys.executable, __file__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self._proc.stdout is not None
-        self.port = int(self._proc.stdout.readline().split()[1])
+        self.port = int(self._proc.stdout.readline())
 
-    def count(self) -> tuple[int, float, float]:
-        """(messages so far, time.time() of the first, of the last)."""
+    def ask(self, command: str = "stats") -> tuple[int, int, int, int, float, float]:
+        """(messages, distinct recipients, recipients with more than one, connections, and
+        time.time() of the first message since the last "mark" and of the last one)."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write("count\n")
+        self._proc.stdin.write(command + "\n")
         self._proc.stdin.flush()
-        n, first, last = self._proc.stdout.readline().split()
-        return int(n), float(first), float(last)
+        a, b, c, d, first, last = self._proc.stdout.readline().split()
+        return int(a), int(b), int(c), int(d), float(first), float(last)
 
     def close(self) -> None:
         if self._proc.stdin is not None:
             self._proc.stdin.close()
-        self._proc.terminate()
         self._proc.wait(timeout=10)
-
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rtt", type=float, default=0.0, help="seconds each chunk is held")
-    args = parser.parse_args()
-    asyncio.run(serve(args.rtt))
+    asyncio.run(_sink(_SinkState()))
 
 
 if __name__ == "__main__":

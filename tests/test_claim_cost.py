@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from newsletter.outbox import CLAIM_QUERIES, ts
+from newsletter.outbox import CLAIM_QUERIES, Outbox, ts
 from tests.pg import Opener
 from tests.workspace import T0, plan, subs
 
@@ -19,6 +19,7 @@ def test_every_claim_query_reads_an_index_in_order(open_outbox: Opener) -> None:
         (issue,) = ob.due_issues(T0)
         ob.materialize([issue.issue_id], subs(*(f"r{i}@example.com" for i in range(READERS))), T0)
         later = ts(T0 + timedelta(hours=1))
+        _plans_read_an_index(ob)  # every row pending: the statistics a pass starts with
         with ob.transaction() as c:  # most sent, a few to retry, a few unknown: a list mid-issue
             c.execute("UPDATE deliveries SET state = 'sent' WHERE id % 3 = 0")
             c.execute(
@@ -28,19 +29,22 @@ def test_every_claim_query_reads_an_index_in_order(open_outbox: Opener) -> None:
             c.execute(
                 "UPDATE deliveries SET state = 'unknown', next_try = ? WHERE id % 89 = 2", (later,)
             )
-        sqlite = ob.path is not None
-        with ob.transaction() as c:
-            c.execute("ANALYZE")
-            for query in CLAIM_QUERIES:
-                args = (ts(T0),) * query.count("?")
-                explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-                rows = c.execute(explain + query + c.row_lock, args).fetchall()
-                shown = " | ".join(str(row[-1]) for row in rows)
-                if sqlite:
-                    assert "USING INDEX" in shown or "USING COVERING INDEX" in shown, shown
-                    assert "TEMP B-TREE" not in shown and "SCAN deliveries" not in shown, shown
-                else:
-                    assert "Index Scan using deliveries_" in shown or "Index Only Scan" in shown, (
-                        shown
-                    )
-                    assert "Sort" not in shown and "Seq Scan" not in shown, shown
+        _plans_read_an_index(ob)
+
+
+def _plans_read_an_index(ob: Outbox) -> None:
+    sqlite = ob.path is not None
+    with ob.transaction() as c:
+        c.execute("ANALYZE")
+        for query in CLAIM_QUERIES:
+            args = (ts(T0),) * query.count("?")
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            rows = c.execute(explain + query + c.row_lock, args).fetchall()
+            shown = " | ".join(str(row[-1]) for row in rows)
+            if sqlite:
+                assert "USING INDEX" in shown or "USING COVERING INDEX" in shown, shown
+                assert "TEMP B-TREE" not in shown and "SCAN deliveries" not in shown, shown
+            else:  # the index made for it, not the primary key walked past the rows sent
+                wanted = ("to_send", "pending") if "'pending'" in query else ("state",)
+                assert any(f"Scan using deliveries_{w} on" in shown for w in wanted), shown
+                assert "Sort" not in shown and "Seq Scan" not in shown, shown

@@ -28,8 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,12 +125,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=20.0, help="sending time per run")
     parser.add_argument("--connections", type=int, default=4, help="[smtp] connections")
     parser.add_argument("--readers", type=int, default=20000, help="list for the workers runs")
-    parser.add_argument("--postgresql", default="", help="also run on this PostgreSQL outbox")
+    parser.add_argument(
+        "--postgresql",
+        default="",
+        metavar="URL|auto",
+        help="also run on this PostgreSQL outbox ('auto': a throwaway cluster, tests/pg.py)",
+    )
     parser.add_argument("--only", choices=["workers", "size"], help="run one comparison")
     args = parser.parse_args(argv)
-    budget, conns = args.max_seconds, args.connections
-    print(f"{os.cpu_count()} cores; sink in its own process; {conns} connections per worker")
+    print(f"{os.cpu_count()} cores; sink in its own process; {args.connections} connections/worker")
 
+    with contextlib.ExitStack() as stack:
+        if args.postgresql == "auto":
+            from tests.pg import start_cluster
+
+            cluster = start_cluster()
+            stack.callback(cluster.stop)
+            args.postgresql = cluster.url
+        _compare(args)
+    return 0
+
+
+@contextlib.contextmanager
+def _fresh_database(url: str) -> Iterator[str]:
+    """An empty database beside the one `url` names (each run queues the series anew)."""
+    import psycopg
+
+    name = f"newsletter_bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def _compare(args: argparse.Namespace) -> None:
+    budget, conns = args.max_seconds, args.connections
     if args.only != "size":
         print("\n1 and 2 sender processes (run --workers)")
         runs = [("SQLite", "")] + ([("PostgreSQL", args.postgresql)] if args.postgresql else [])
@@ -136,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, url in runs:
             for w in (1, 2):
                 label = f"{name}, {w} worker(s), {args.readers:,} readers"
-                one = measure(
-                    label, readers=args.readers, workers=w, connections=conns, budget=budget,
-                    outbox_url=url,
-                )  # fmt: skip
+                with contextlib.ExitStack() as per_run:
+                    fresh = per_run.enter_context(_fresh_database(url)) if url else ""
+                    one = measure(
+                        label, readers=args.readers, workers=w, connections=conns,
+                        budget=budget, outbox_url=fresh,
+                    )  # fmt: skip
                 results.append(one)
         _print(results)
         for i in range(0, len(results), 2):
@@ -158,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         ratio = large.rate / small.rate
         verdict = "within 10%" if abs(1 - ratio) <= 0.10 else "NOT within 10%"
         print(f"100,000 / 1,000 readers: {ratio:.2f}x ({verdict})")
-    return 0
 
 
 if __name__ == "__main__":

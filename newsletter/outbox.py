@@ -1,4 +1,5 @@
-"""The outbox: a SQLite file that is the single source of truth for what was sent to whom.
+"""The outbox: a SQLite file (or, at [outbox] url, a PostgreSQL database several machines share)
+that is the single source of truth for what was sent to whom.
 
 Scheduled issues keep their rendered subject, preheader, HTML and text (rendered once, at
 schedule time). Each (issue, recipient) pair is one delivery row whose state only moves forward:
@@ -10,7 +11,8 @@ schedule time). Each (issue, recipient) pair is one delivery row whose state onl
 once, on a later pass, with the same Message-ID; a second `unknown` is left for the writer.
 
 Every state change is its own committed transaction, and a delivery is marked `sending` before
-its bytes go to the SMTP server, so a crash can leave only the in-flight rows in doubt.
+its bytes go to the SMTP server, so a crash can leave only the in-flight rows in doubt. A claim
+is a lease (`claimed_by` until `lease_until`): on PostgreSQL only a lapsed one is taken back.
 WAL mode lets the workers (one connection each) and a `status` reader work side by side.
 """
 

@@ -11,11 +11,12 @@ A pass, in order:
    (committed, Message-ID stored), send, then record `sent` / `failed-*` right after the answer,
    or `unknown` when the body went out and no answer came (retried once, in a later pass).
 
-The outbox is the truth; the `schedule` package only wakes the loop. Only one runner may use an
-outbox at a time (an advisory lock file next to its real path). A run never creates an outbox,
-and stops when the file it started with is deleted or replaced: sending on into an unlinked file
-would record nothing, and a new outbox would forget the history, the suppression list and the
-unsubscribe secret.
+The outbox is the truth; the `schedule` package only wakes the loop. Only one runner may use a
+SQLite outbox at a time (an advisory lock file next to its real path); a PostgreSQL outbox is
+shared by any number, on any machines, each claim a lease the runner renews while it sends. A
+run never creates an outbox, and stops when the file it started with is deleted or replaced:
+sending on into an unlinked file would record nothing, and a new outbox would forget the
+history, the suppression list and the unsubscribe secret.
 """
 
 from __future__ import annotations

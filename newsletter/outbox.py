@@ -432,6 +432,19 @@ class StoredIssue:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What the server said to one delivery, at `at`, for `Outbox.record` and `Outbox.settle`;
+    `suppress` is the reason to put the address on the suppression list (a refused address)."""
+
+    delivery_id: int
+    status: SendStatus
+    code: int | None
+    detail: str
+    at: datetime
+    suppress: str | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: int
     issue_id: int
@@ -1020,35 +1033,40 @@ class Outbox:
         The Message-ID is stored here, before anything goes to the server; a retry keeps the one
         it already has, so a receiver can recognise a repeat.
         """
-        stamp = ts(now)
-        lease_until = ts((at or now) + self.lease)
         with self.transaction(exclusive=False) as c:
-            while True:
-                row = None
-                for query in CLAIM_QUERIES:
-                    row = c.execute(query + c.row_lock, (stamp,) * query.count("?")).fetchone()
-                    if row is not None:
-                        break
-                if row is None:
-                    return None
-                delivery_id = row[0]
-                suppressed = c.execute(
-                    "SELECT 1 FROM suppression WHERE email_key ="
-                    " (SELECT email_key FROM deliveries WHERE id = ?)",
-                    (delivery_id,),
-                ).fetchone()
-                if suppressed:
-                    c.execute(
-                        "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE id = ?",
-                        (stamp, delivery_id),
-                    )
-                    continue
+            return self._claim_in(c, now, message_id, at or now)
+
+    def _claim_in(
+        self, c: Database, now: datetime, message_id: str, at: datetime
+    ) -> Delivery | None:
+        stamp = ts(now)
+        lease_until = ts(at + self.lease)
+        while True:
+            row = None
+            for query in CLAIM_QUERIES:
+                row = c.execute(query + c.row_lock, (stamp,) * query.count("?")).fetchone()
+                if row is not None:
+                    break
+            if row is None:
+                return None
+            delivery_id = row[0]
+            suppressed = c.execute(
+                "SELECT 1 FROM suppression WHERE email_key ="
+                " (SELECT email_key FROM deliveries WHERE id = ?)",
+                (delivery_id,),
+            ).fetchone()
+            if suppressed:
                 c.execute(
-                    "UPDATE deliveries SET state = 'sending', message_id = COALESCE(message_id, ?),"
-                    " updated_at = ?, lease_until = ?, claimed_by = ? WHERE id = ?",
-                    (message_id, stamp, lease_until, self.owner, delivery_id),
+                    "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE id = ?",
+                    (stamp, delivery_id),
                 )
-                return self._delivery(c, delivery_id)
+                continue
+            c.execute(
+                "UPDATE deliveries SET state = 'sending', message_id = COALESCE(message_id, ?),"
+                " updated_at = ?, lease_until = ?, claimed_by = ? WHERE id = ?",
+                (message_id, stamp, lease_until, self.owner, delivery_id),
+            )
+            return self._delivery(c, delivery_id)
 
     def _delivery(self, c: Database, delivery_id: int) -> Delivery:
         row = c.execute(
@@ -1079,58 +1097,89 @@ class Outbox:
         `suppress` (a reason) puts the address on the suppression list in the same transaction
         and cancels its other queued deliveries: a refused address is never tried again.
         """
-        stamp = ts(now)
-        answer = detail[:ANSWER_MAX]
+        answer = Answer(delivery_id, status, code, detail, now, suppress)
         with self.transaction(exclusive=False) as c:
-            row = c.execute(
-                "SELECT attempts, state, unknowns, claimed_by FROM deliveries WHERE id = ?"
-                + c.row_lock.replace(" SKIP LOCKED", ""),
-                (delivery_id,),
-            ).fetchone()
-            if row is None or row[1] != State.SENDING or row[3] not in (None, self.owner):
-                raise OutboxError(
-                    f"{self.where}: delivery {delivery_id} is not being sent; another runner may"
-                    " be using this outbox"
-                )
-            attempts, unknowns = int(row[0]) + 1, int(row[2])
-            next_try: str | None = None
-            if status == "sent":
-                state = State.SENT
-            elif status == "unknown":
-                state, unknowns = State.UNKNOWN, unknowns + 1
-                if unknowns == 1:  # one retry, on a later pass, with the same Message-ID
-                    next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
-                else:
-                    answer = (
-                        f"no final reply twice, so not sent again: the reader may have it; {answer}"
-                    )[:ANSWER_MAX]
-            elif status == "temporary" and attempts < max_attempts:
-                state = State.FAILED_TEMPORARY
-                next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
-            elif status == "temporary":
-                state = State.FAILED_PERMANENT
-                answer = f"gave up after {attempts} attempts: {answer}"[:ANSWER_MAX]
-            else:
-                state = State.FAILED_PERMANENT
-            c.execute(
-                "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, code = ?, answer = ?,"
-                " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
-                " unknowns = ? WHERE id = ?",
-                (
-                    state,
-                    attempts,
-                    next_try,
-                    code,
-                    answer,
-                    stamp,
-                    state,
-                    stamp,
-                    unknowns,
-                    delivery_id,
-                ),
+            return self._record_in(c, answer, max_attempts, retry_delay)
+
+    @_guarded
+    def settle(
+        self,
+        answers: Sequence[Answer],
+        claims: Sequence[str],
+        *,
+        now: datetime,
+        at: datetime,
+        max_attempts: int,
+        retry_delay: Callable[[int], float],
+    ) -> tuple[list[State], list[Delivery | None]]:
+        """`record` every answer, then `claim` one delivery per Message-ID in `claims`, all in one
+        transaction: the senders of a process share one commit (group commit), and each answer
+        is stored before its sender's next message is taken."""
+        with self.transaction(exclusive=False) as c:
+            states = [self._record_in(c, a, max_attempts, retry_delay) for a in answers]
+            taken = [self._claim_in(c, now, message_id, at) for message_id in claims]
+        return states, taken
+
+    def _record_in(
+        self,
+        c: Database,
+        answer: Answer,
+        max_attempts: int,
+        retry_delay: Callable[[int], float],
+    ) -> State:
+        delivery_id, status, code, now = answer.delivery_id, answer.status, answer.code, answer.at
+        suppress = answer.suppress
+        stamp = ts(now)
+        detail = answer.detail[:ANSWER_MAX]
+        row = c.execute(
+            "SELECT attempts, state, unknowns, claimed_by FROM deliveries WHERE id = ?"
+            + c.row_lock.replace(" SKIP LOCKED", ""),
+            (delivery_id,),
+        ).fetchone()
+        if row is None or row[1] != State.SENDING or row[3] not in (None, self.owner):
+            raise OutboxError(
+                f"{self.where}: delivery {delivery_id} is not being sent; another runner may"
+                " be using this outbox"
             )
-            if suppress is not None:
-                _suppress_in(c, delivery_id, suppress, stamp)
+        attempts, unknowns = int(row[0]) + 1, int(row[2])
+        next_try: str | None = None
+        if status == "sent":
+            state = State.SENT
+        elif status == "unknown":
+            state, unknowns = State.UNKNOWN, unknowns + 1
+            if unknowns == 1:  # one retry, on a later pass, with the same Message-ID
+                next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
+            else:
+                detail = (
+                    f"no final reply twice, so not sent again: the reader may have it; {detail}"
+                )[:ANSWER_MAX]
+        elif status == "temporary" and attempts < max_attempts:
+            state = State.FAILED_TEMPORARY
+            next_try = ts(now + timedelta(seconds=retry_delay(attempts)))
+        elif status == "temporary":
+            state = State.FAILED_PERMANENT
+            detail = f"gave up after {attempts} attempts: {detail}"[:ANSWER_MAX]
+        else:
+            state = State.FAILED_PERMANENT
+        c.execute(
+            "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, code = ?, answer = ?,"
+            " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
+            " unknowns = ? WHERE id = ?",
+            (
+                state,
+                attempts,
+                next_try,
+                code,
+                detail,
+                stamp,
+                state,
+                stamp,
+                unknowns,
+                delivery_id,
+            ),
+        )
+        if suppress is not None:
+            _suppress_in(c, delivery_id, suppress, stamp)
         return state
 
     @_guarded

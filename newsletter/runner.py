@@ -27,6 +27,7 @@ import fcntl
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import re
 import signal
@@ -61,6 +62,7 @@ from .message import Outgoing, PreparedIssue, eml_bytes, outgoing, prepare
 from .model import Email, TextWarning
 from .outbox import (
     BOUNCE_REASON,
+    Answer,
     Delivery,
     Outbox,
     State,
@@ -564,20 +566,11 @@ def _send_all(
         with rng_lock:
             return backoff_seconds(attempt, settings.smtp.retry_after, rng)
 
+    desk = _Desk(watch, settings, now, clock, retry_delay)
+
     def worker(sender: Sender) -> None:
         try:
-            _work(
-                settings,
-                now,
-                sender,
-                clock,
-                (stop, halt),
-                secret,
-                limiter,
-                retry_delay,
-                shared,
-                watch,
-            )
+            _work(settings, sender, clock, (stop, halt), secret, limiter, shared, watch, desk)
         except BaseException as e:  # handed to the main thread, which raises it
             with shared.lock:
                 if shared.error is None:
@@ -588,7 +581,7 @@ def _send_all(
         threading.Thread(target=worker, args=(s,), name=f"newsletter-send-{i}", daemon=True)
         for i, s in enumerate(senders, start=1)
     ]
-    with _leases_kept(watch, clock, settings.outbox.lease_seconds / 3):
+    with _leases_kept(watch, clock, settings.outbox.lease_seconds / 3), desk:
         for t in threads:
             t.start()
         for t in threads:
@@ -629,26 +622,42 @@ def _leases_kept(watch: _Watch, clock: Clock, every: float) -> Iterator[None]:
 
 def _work(
     settings: Settings,
-    now: datetime,
     sender: Sender,
     clock: Clock,
     stops: tuple[threading.Event, ...],
     secret: bytes,
     limiter: RateLimiter | None,
-    retry_delay: Callable[[int], float],
     shared: _Shared,
     watch: _Watch,
+    desk: _Desk,
 ) -> None:
+    """One sender's loop: hand in the last answer and take the next delivery (one step at the
+    desk, so the answer is stored before the next message goes), build it, send it."""
     envelope_from = parseaddr(settings.newsletter.from_addr)[1]
     issues: dict[int, tuple[StoredIssue, PreparedIssue | NewsletterError]] = {}
-    with watch.open() as outbox:
+    answer: Answer | None = None
+    answered: tuple[StoredIssue, Delivery, SendResult] | None = None
+
+    def hand_in(claim: bool) -> Delivery | None:
+        nonlocal answer
+        state, delivery = desk.exchange(answer, claim=claim)
+        if answer is not None and state is not None and answered is not None:
+            stored, delivery_done, result = answered
+            _log_result(stored, delivery_done, state, result)
+            with shared.lock:
+                shared.counts[state] += 1
+        answer = None
+        return delivery
+
+    with watch.open() as outbox:  # this sender's own reads (the issues it sends)
         while not any(s.is_set() for s in stops):
             if limiter is not None:
+                if answer is not None:
+                    hand_in(claim=False)
                 limiter.wait()
                 if any(s.is_set() for s in stops):  # a stop ended the wait: take nothing more
-                    return
-            outbox.check_in_place()  # one stat: a deleted outbox stops the sending here
-            delivery = outbox.claim(now, _message_id(settings), at=clock())
+                    break
+            delivery = hand_in(claim=True)
             if delivery is None:
                 return
             if delivery.issue_id not in issues:
@@ -666,33 +675,125 @@ def _work(
                     result = sender.send(msg, envelope_from, delivery.email)
                 except DeliveryError as e:
                     # The connection is gone for good; the row is retried on a later pass.
-                    outbox.record(
-                        delivery.id,
-                        status="temporary",
-                        code=None,
-                        detail=str(e),
-                        now=clock(),
-                        max_attempts=settings.smtp.max_attempts,
-                        retry_delay=retry_delay,
-                    )
+                    answer = Answer(delivery.id, "temporary", None, str(e), clock())
+                    answered = None
+                    hand_in(claim=False)
                     raise
-            state = outbox.record(
-                delivery.id,
-                status=result.status,
-                code=result.code,
-                detail=result.detail,
-                now=clock(),
-                max_attempts=settings.smtp.max_attempts,
-                retry_delay=retry_delay,
-                suppress=(
-                    f"{BOUNCE_REASON} {result.code}: {result.detail}"
-                    if result.bad_address
-                    else None
-                ),
+            suppress = f"{BOUNCE_REASON} {result.code}: {result.detail}"
+            answer = Answer(
+                delivery.id, result.status, result.code, result.detail, clock(),
+                suppress if result.bad_address else None,
+            )  # fmt: skip
+            answered = (stored, delivery, result)
+    if answer is not None:  # stopped: the last answer is stored before the sender leaves
+        hand_in(claim=False)
+
+
+@dataclass
+class _Request:
+    """One sender's step at the desk: its last answer, and a Message-ID to claim with."""
+
+    answer: Answer | None
+    claim: str | None
+    done: threading.Event = field(default_factory=threading.Event)
+    state: State | None = None
+    delivery: Delivery | None = None
+    error: BaseException | None = None
+
+
+class _Desk:
+    """The outbox connection a process's senders share. Each hands in its last answer and asks
+    for its next delivery; the desk settles every request waiting in one transaction (group
+    commit: one fsync for several messages, and no sender queues for another's write lock). A
+    sender gets its next delivery only once its last answer is stored, so a crash still costs at
+    most the one message per connection in flight."""
+
+    def __init__(
+        self,
+        watch: _Watch,
+        settings: Settings,
+        now: datetime,
+        clock: Clock,
+        retry_delay: Callable[[int], float],
+    ) -> None:
+        self._watch, self._settings, self._now, self._clock = watch, settings, now, clock
+        self._retry_delay = retry_delay
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="newsletter-outbox", daemon=True)
+
+    def __enter__(self) -> _Desk:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._requests.put(None)
+        self._thread.join()
+
+    def exchange(
+        self, answer: Answer | None, *, claim: bool
+    ) -> tuple[State | None, Delivery | None]:
+        """Store `answer` and, with `claim`, take the next delivery (None: nothing left)."""
+        request = _Request(answer, _message_id(self._settings) if claim else None)
+        self._requests.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.state, request.delivery
+
+    def _serve(self) -> None:
+        outbox: Outbox | None = None
+        trouble: BaseException | None = None
+        try:
+            outbox = self._watch.open()  # opened in this thread, the one that uses it
+        except BaseException as e:  # every sender meets it at its first step
+            trouble = e
+        try:
+            while (first := self._requests.get()) is not None:
+                batch = [first]
+                closing = False
+                while not closing:
+                    try:
+                        more = self._requests.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        closing = True
+                    else:
+                        batch.append(more)
+                self._settle(outbox, batch, trouble)
+                if closing:
+                    return
+        finally:
+            if outbox is not None:
+                outbox.close()
+
+    def _settle(
+        self, outbox: Outbox | None, batch: list[_Request], trouble: BaseException | None
+    ) -> None:
+        try:
+            if trouble is not None or outbox is None:
+                raise trouble or OutboxError("the outbox could not be opened")
+            outbox.check_in_place()  # one stat per commit: a deleted outbox stops the sending
+            states, taken = outbox.settle(
+                [r.answer for r in batch if r.answer is not None],
+                [r.claim for r in batch if r.claim is not None],
+                now=self._now,
+                at=self._clock(),
+                max_attempts=self._settings.smtp.max_attempts,
+                retry_delay=self._retry_delay,
             )
-            _log_result(stored, delivery, state, result)
-            with shared.lock:
-                shared.counts[state] += 1
+        except BaseException as e:  # each sender raises it; the pass stops
+            for r in batch:
+                r.error = e
+                r.done.set()
+            return
+        next_state, next_taken = iter(states), iter(taken)
+        for r in batch:
+            if r.answer is not None:
+                r.state = next(next_state)
+            if r.claim is not None:
+                r.delivery = next(next_taken)
+            r.done.set()
 
 
 def _prepare(settings: Settings, email: Email) -> PreparedIssue | NewsletterError:

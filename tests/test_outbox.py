@@ -14,7 +14,9 @@ import pytest
 from newsletter.errors import OutboxError, SubscriberError
 from newsletter.outbox import (
     SCHEMA_VERSION,
+    Answer,
     Outbox,
+    State,
     parse_ts,
     ts,
 )
@@ -359,3 +361,41 @@ def test_a_shared_outbox_takes_back_only_lapsed_leases(pg_url: str) -> None:
             "pending",
         )
         assert rows["b@example.com"]["message_id"] == "<b@x>"  # kept for the resend
+
+
+def test_settle_stores_every_answer_then_claims_in_one_transaction(open_outbox: Opener) -> None:
+    """Group commit: the answers of several senders and their next claims in one commit."""
+    with open_outbox() as ob:
+        one_pending(ob, "a@example.com", "b@example.com", "c@example.com", "d@example.com")
+        a, b = (ob.claim(T0, f"<m{i}@example.com>") for i in range(2))
+        assert a is not None and b is not None
+        answers = [
+            Answer(a.id, "sent", 250, "OK", T0),
+            Answer(b.id, "permanent", 550, "no such user", T0, "bounce 550: no"),
+        ]
+        states, taken = ob.settle(
+            answers, ["<n1@example.com>", "<n2@example.com>", "<n3@example.com>"], now=T0,
+            at=T0, max_attempts=3, retry_delay=lambda attempt: 60.0,
+        )  # fmt: skip
+        assert states == [State.SENT, State.FAILED_PERMANENT]
+        assert [d.email if d else None for d in taken] == ["c@example.com", "d@example.com", None]
+        assert ob.is_suppressed("b@example.com")
+        rows = {r["email"]: r["state"] for r in ob.deliveries()}
+        assert rows == {
+            "a@example.com": "sent", "b@example.com": "failed-permanent",
+            "c@example.com": "sending", "d@example.com": "sending",
+        }  # fmt: skip
+
+
+def test_settle_is_all_or_nothing(open_outbox: Opener) -> None:
+    with open_outbox() as ob:
+        one_pending(ob, "a@example.com", "b@example.com")
+        d = ob.claim(T0, "<m@example.com>")
+        assert d is not None
+        stray = Answer(d.id + 1, "sent", 250, "OK", T0)  # b's row: never claimed
+        with pytest.raises(OutboxError, match="is not being sent"):
+            ob.settle(
+                [Answer(d.id, "sent", 250, "OK", T0), stray], ["<n@example.com>"], now=T0, at=T0,
+                max_attempts=3, retry_delay=lambda attempt: 60.0,
+            )  # fmt: skip
+        assert sorted(str(r["state"]) for r in ob.deliveries()) == ["pending", "sending"]

@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.message import Message
@@ -96,9 +96,19 @@ class _Transient(Exception):
     """A network failure worth a reconnect (refused, reset, timed out, dropped)."""
 
 
-def _dot_stuffed(data: bytes, *, crlf: bool = False) -> bytes:
-    """The body as DATA sends it: leading dots doubled, CRLF at the end, then the final dot."""
-    if crlf or data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r"):  # CRLF only
+def _dot_stuffed(data: bytes, *, crlf: bool = False, dots: Sequence[int] | None = None) -> bytes:
+    """The body as DATA sends it: leading dots doubled, CRLF at the end, then the final dot.
+
+    `dots` (a prepared message knows where its lines start with a dot) spares the search
+    through the body."""
+    if dots is not None:
+        pieces: list[bytes] = []
+        start = 0
+        for at in dots:
+            pieces += (data[start:at], b".")
+            start = at
+        q = b"".join((*pieces, data[start:]))
+    elif crlf or data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r"):  # CRLF only
         q = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
     else:
         q = re.sub(rb"(?m)^\.", b"..", data)
@@ -606,7 +616,8 @@ class SmtpConnection:
                 refused = self._one_by_one(smtp, from_addr, to_addr, options)
             if refused is not None:
                 return refused
-            smtp.send(_dot_stuffed(data, crlf=isinstance(msg, Outgoing)))
+            dots = msg.dots if isinstance(msg, Outgoing) and data is msg.data else None
+            smtp.send(_dot_stuffed(data, crlf=isinstance(msg, Outgoing), dots=dots))
             phase = "the final reply"
             code, resp = self._final_reply(smtp)
         except (smtplib.SMTPServerDisconnected, OSError) as e:

@@ -14,14 +14,14 @@ import sys
 from base64 import b64encode
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import errors
 from email import policy as email_policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime, localtime, make_msgid
-from functools import cache
+from functools import cache, lru_cache
 
 from .config import Settings
 from .errors import ConfigError, NewsletterError, RecipientError, TemplateError
@@ -152,6 +152,13 @@ def _links(mailto: str, unsubscribe_url: str) -> tuple[str, bool]:
     if any(c in u for u in links for c in " ,") or any(u.count(">") > 1 for u in links):
         raise TemplateError("unsubscribe links may not contain spaces, commas or '>'")
     return ", ".join(links), unsubscribe_url.strip().lower().startswith("https://")
+
+
+@lru_cache(maxsize=8)
+def _date_header(moment: datetime, offset: timedelta | None) -> str:
+    """RFC 5322's date, the same for every message of one second (formatting is slow); the
+    offset is in the key, as equal instants in two zones compare equal."""
+    return format_datetime(moment)
 
 
 def _date(date: datetime | None) -> datetime:
@@ -294,9 +301,33 @@ class _Body:
 
     chunks: tuple[bytes | _TokenLine, ...]
     html: bool
+    dots: tuple[tuple[int, ...], ...] = ()  # per static chunk: where its lines start with "."
 
-    def encode(self, values: ReaderValues) -> list[bytes]:
-        return [c if isinstance(c, bytes) else c.encode(values, self.html) for c in self.chunks]
+    def encode(self, values: ReaderValues, at: int) -> tuple[list[bytes], list[int]]:
+        """The part's bytes for one reader, and the offsets (the part starting at `at`) of the
+        lines that start with a dot, which DATA must double."""
+        out: list[bytes] = []
+        dots: list[int] = []
+        static = iter(self.dots)
+        for chunk in self.chunks:
+            if isinstance(chunk, bytes):
+                dots.extend(at + offset for offset in next(static))
+            else:
+                chunk = chunk.encode(values, self.html)
+                dots.extend(at + offset for offset in _line_dots(chunk))
+            out.append(chunk)
+            at += len(chunk)
+        return out, dots
+
+
+def _line_dots(lines: bytes) -> tuple[int, ...]:
+    """The offsets of the lines of `lines` (whole CRLF lines) that start with a dot."""
+    found = [0] if lines.startswith(b".") else []
+    at = lines.find(b"\r\n.")
+    while at >= 0:
+        found.append(at + 2)
+        at = lines.find(b"\r\n.", at + 2)
+    return tuple(found)
 
 
 def _body(text: str, *, html: bool) -> _Body:
@@ -313,7 +344,8 @@ def _body(text: str, *, html: bool) -> _Body:
             run.append(_qp(line, hard=True))
     if run:
         chunks.append(b"".join(run))
-    return _Body(tuple(chunks), html)
+    dots = tuple(_line_dots(c) for c in chunks if isinstance(c, bytes))
+    return _Body(tuple(chunks), html, dots)
 
 
 def _encoded_words(text: str) -> list[str]:
@@ -375,6 +407,8 @@ class Outgoing:
     data: bytes
     header_names: tuple[str, ...]
     utf8: bool
+    # Where its lines start with ".", for DATA to double (None: not known, so DATA looks).
+    dots: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -407,7 +441,8 @@ class PreparedIssue:
     ) -> Outgoing:
         """One reader's message. `date` must carry its time zone (the local time when None)."""
         name, local, domain = _recipient(to_name, to_addr, "recipient")
-        when = format_datetime(_date(date))
+        moment = _date(date).replace(microsecond=0)
+        when = _date_header(moment, moment.utcoffset())
         msgid = _message_id(message_id, self.fixed.sender)
         values = reader_values(name=to_name, unsubscribe_url=unsubscribe_url, fields=fields)
         links, one_click = _links(self.fixed.mailto, unsubscribe_url)
@@ -423,22 +458,15 @@ class PreparedIssue:
         stamp = f"Date: {when}\r\nMessage-ID: {msgid}\r\n{list_lines}".encode()
         if max(len(line) for line in stamp.split(b"\r\n")) > MAX_HEADER_LINE:
             raise TemplateError(f"the Message-ID {msgid[:60]!r}… is too long for a header")
-        data = b"".join(
-            [
-                from_line,
-                _to_header(name, local, domain),
-                subject_lines,
-                stamp,
-                self.mime,
-                *self.text.encode(values),
-                self.between,
-                *self.html.encode(values),
-                self.end,
-            ]
-        )
+        head = [from_line, _to_header(name, local, domain), subject_lines, stamp, self.mime]
+        at = sum(map(len, head))
+        text, dots = self.text.encode(values, at)
+        at += sum(map(len, text)) + len(self.between)
+        html, html_dots = self.html.encode(values, at)
+        data = b"".join([*head, *text, self.between, *html, self.end])
         before, after = self.names
         post = ("list-unsubscribe-post",) if one_click else ()
-        return Outgoing(data, (*before, *post, *after), utf8)
+        return Outgoing(data, (*before, *post, *after), utf8, (*dots, *html_dots))
 
 
 def prepare(email: Email, settings: Settings) -> PreparedIssue:

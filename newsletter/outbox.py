@@ -224,12 +224,17 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 _UNKNOWN_DUE = "state = 'unknown' AND next_try <= ? AND updated_at < ?"
 # The claim's queries, tried in turn: pending first, then due retries, then due unknowns (each
 # recorded before this pass began: never again in the same one). Each is served by an index.
-CLAIM_QUERIES = (
-    "SELECT id FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT 1",
-    "SELECT id FROM deliveries WHERE state = 'failed-temporary' AND next_try <= ?"
-    " ORDER BY next_try, id LIMIT 1",
-    f"SELECT id FROM deliveries WHERE {_UNKNOWN_DUE} ORDER BY next_try, id LIMIT 1",
+# The next delivery to claim, in this order, with whether its address is suppressed by now.
+_CLAIMED = (
+    "SELECT id, EXISTS (SELECT 1 FROM suppression s WHERE s.email_key = deliveries.email_key)"
+    " FROM deliveries WHERE "
 )
+CLAIM_QUERIES = (
+    _CLAIMED + "state = 'pending' ORDER BY id LIMIT 1",
+    _CLAIMED + "state = 'failed-temporary' AND next_try <= ? ORDER BY next_try, id LIMIT 1",
+    _CLAIMED + f"{_UNKNOWN_DUE} ORDER BY next_try, id LIMIT 1",
+)
+_DELIVERY_COLUMNS = "id, issue_id, email, name, fields, state, attempts, message_id"
 _STORED_ISSUE = (  # the columns of a StoredIssue, then of its Email, in field order
     "SELECT i.id, s.slug, i.number, i.slug, i.title, i.subject, i.preheader, i.html, i.text"
     " FROM issues i JOIN series s ON s.id = i.series_id"
@@ -275,11 +280,17 @@ def ts(moment: datetime) -> str:
     """A UTC timestamp that sorts as text: 2025-03-10T13:00:00.000000Z."""
     if moment.tzinfo is None:
         raise ValueError("outbox times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _delivery_from(row: Sequence[Any]) -> Delivery:
+    """A Delivery from the `_DELIVERY_COLUMNS` of its row."""
+    fields = tuple(json.loads(row[4]).items()) if row[4] else ()
+    return Delivery(row[0], row[1], row[2], row[3], fields, State(row[5]), row[6], row[7])
 
 
 def same_post(stored: str, source: str) -> bool:
@@ -1033,14 +1044,15 @@ class Outbox:
         The Message-ID is stored here, before anything goes to the server; a retry keeps the one
         it already has, so a receiver can recognise a repeat.
         """
+        lease_until = ts((at or now) + self.lease)
         with self.transaction(exclusive=False) as c:
-            return self._claim_in(c, now, message_id, at or now)
+            return self._claim_in(c, ts(now), message_id, lease_until)
 
     def _claim_in(
-        self, c: Database, now: datetime, message_id: str, at: datetime
+        self, c: Database, stamp: str, message_id: str, lease_until: str
     ) -> Delivery | None:
-        stamp = ts(now)
-        lease_until = ts(at + self.lease)
+        """`claim` in transaction `c`: `stamp` is the pass's time and `lease_until` the lease's
+        end, as `ts` gives them."""
         while True:
             row = None
             for query in CLAIM_QUERIES:
@@ -1049,33 +1061,27 @@ class Outbox:
                     break
             if row is None:
                 return None
-            delivery_id = row[0]
-            suppressed = c.execute(
-                "SELECT 1 FROM suppression WHERE email_key ="
-                " (SELECT email_key FROM deliveries WHERE id = ?)",
-                (delivery_id,),
-            ).fetchone()
-            if suppressed:
+            delivery_id, suppressed = row
+            if suppressed:  # suppressed after the issue started
                 c.execute(
                     "UPDATE deliveries SET state = 'suppressed', updated_at = ? WHERE id = ?",
                     (stamp, delivery_id),
                 )
                 continue
-            c.execute(
+            taken = c.execute(
                 "UPDATE deliveries SET state = 'sending', message_id = COALESCE(message_id, ?),"
-                " updated_at = ?, lease_until = ?, claimed_by = ? WHERE id = ?",
+                " updated_at = ?, lease_until = ?, claimed_by = ? WHERE id = ?"
+                f" RETURNING {_DELIVERY_COLUMNS}",
                 (message_id, stamp, lease_until, self.owner, delivery_id),
-            )
-            return self._delivery(c, delivery_id)
+            ).fetchone()
+            return _delivery_from(taken)
 
     def _delivery(self, c: Database, delivery_id: int) -> Delivery:
-        row = c.execute(
-            "SELECT id, issue_id, email, name, fields, state, attempts, message_id"
-            " FROM deliveries WHERE id = ?",
-            (delivery_id,),
-        ).fetchone()
-        fields = tuple(json.loads(row[4]).items()) if row[4] else ()
-        return Delivery(row[0], row[1], row[2], row[3], fields, State(row[5]), row[6], row[7])
+        return _delivery_from(
+            c.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+        )
 
     @_guarded
     def record(
@@ -1117,7 +1123,8 @@ class Outbox:
         is stored before its sender's next message is taken."""
         with self.transaction(exclusive=False) as c:
             states = [self._record_in(c, a, max_attempts, retry_delay) for a in answers]
-            taken = [self._claim_in(c, now, message_id, at) for message_id in claims]
+            stamp, lease_until = ts(now), ts(at + self.lease)  # once for the whole batch
+            taken = [self._claim_in(c, stamp, message_id, lease_until) for message_id in claims]
         return states, taken
 
     def _record_in(

@@ -689,13 +689,20 @@ def _work(
         hand_in(claim=False)
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Request:
     """One sender's step at the desk: its last answer, and a Message-ID to claim with."""
 
     answer: Answer | None
     claim: str | None
-    done: threading.Event = field(default_factory=threading.Event)
+    # Held until the desk has settled it: a bare lock is the cheapest one-shot signal.
+    done: threading.Lock = field(default_factory=_held_lock)
     state: State | None = None
     delivery: Delivery | None = None
     error: BaseException | None = None
@@ -735,7 +742,7 @@ class _Desk:
         """Store `answer` and, with `claim`, take the next delivery (None: nothing left)."""
         request = _Request(answer, _message_id(self._settings) if claim else None)
         self._requests.put(request)
-        request.done.wait()
+        request.done.acquire()  # released by the desk once it is settled
         if request.error is not None:
             raise request.error
         return request.state, request.delivery
@@ -785,7 +792,7 @@ class _Desk:
         except BaseException as e:  # each sender raises it; the pass stops
             for r in batch:
                 r.error = e
-                r.done.set()
+                r.done.release()
             return
         next_state, next_taken = iter(states), iter(taken)
         for r in batch:
@@ -793,7 +800,7 @@ class _Desk:
                 r.state = next(next_state)
             if r.claim is not None:
                 r.delivery = next(next_taken)
-            r.done.set()
+            r.done.release()
 
 
 def _prepare(settings: Settings, email: Email) -> PreparedIssue | NewsletterError:

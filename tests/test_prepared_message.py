@@ -381,3 +381,31 @@ def test_dkim_signs_the_final_bytes(
     (got,) = smtp_server.messages
     assert got.data.startswith(b"DKIM-Signature:") and got.data.endswith(msg.data)
     assert verify_dkim(got.data, record)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Plain line\n", "Ada"),
+        (".5 mg a day, a static line with a leading dot\n", "Ada"),
+        (f"{NAME_TOKEN} is the whole line\n", ".Dot Lovelace"),
+    ],
+)
+def test_a_line_starting_with_a_dot_reaches_the_reader_whole(
+    smtp_server: SmtpTestServer, text: str, name: str
+) -> None:
+    """DATA doubles a leading dot; a prepared message knows where its lines start with one (a
+    static line, a reader's value, the HTML's CSS), so DATA need not search the body."""
+    s = settings_for(smtp_server)
+    base = issue()
+    with_dot = dataclasses.replace(base, text=text + base.text, html=text + base.html)
+    msg = prepare(with_dot, s).message(
+        to_addr="a@example.org", to_name=name, unsubscribe_url="https://x/u"
+    )
+    searched = tuple(m.start() for m in re.finditer(rb"(?:^|(?<=\r\n))\.", msg.data))
+    assert msg.dots == searched
+    assert (text.startswith(".") or name.startswith(".")) is (len(searched) > 1)  # + the CSS
+    with SmtpConnection(s) as conn:
+        assert conn.send(msg, "chelsa@example.com", "a@example.org").ok
+    (got,) = smtp_server.messages
+    assert got.data == msg.data  # the server took the doubled dots out again

@@ -523,6 +523,21 @@ class _Shared:
     lock: threading.Lock = field(default_factory=threading.Lock)
     counts: dict[State, int] = field(default_factory=lambda: dict.fromkeys(AFTER_A_TRY, 0))
     error: BaseException | None = None
+    issues: dict[int, tuple[StoredIssue, PreparedIssue | NewsletterError]] = field(
+        default_factory=dict
+    )
+    preparing: threading.Lock = field(default_factory=threading.Lock)
+
+    def issue(
+        self, outbox: Outbox, settings: Settings, issue_id: int
+    ) -> tuple[StoredIssue, PreparedIssue | NewsletterError]:
+        """The issue and its message, prepared once for all the senders of this process (32
+        senders preparing it each would hold the first message back by a second)."""
+        with self.preparing:
+            if issue_id not in self.issues:
+                stored = outbox.stored_issue(issue_id)
+                self.issues[issue_id] = (stored, _prepare(settings, stored.email))
+            return self.issues[issue_id]
 
 
 def _send_all(
@@ -634,7 +649,6 @@ def _work(
     """One sender's loop: hand in the last answer and take the next delivery (one step at the
     desk, so the answer is stored before the next message goes), build it, send it."""
     envelope_from = parseaddr(settings.newsletter.from_addr)[1]
-    issues: dict[int, tuple[StoredIssue, PreparedIssue | NewsletterError]] = {}
     answer: Answer | None = None
     answered: tuple[StoredIssue, Delivery, SendResult] | None = None
 
@@ -660,10 +674,7 @@ def _work(
             delivery = hand_in(claim=True)
             if delivery is None:
                 return
-            if delivery.issue_id not in issues:
-                stored = outbox.stored_issue(delivery.issue_id)
-                issues[delivery.issue_id] = (stored, _prepare(settings, stored.email))
-            stored, prepared = issues[delivery.issue_id]
+            stored, prepared = shared.issue(outbox, settings, delivery.issue_id)
             try:
                 if isinstance(prepared, NewsletterError):
                     raise prepared
@@ -804,8 +815,8 @@ class _Desk:
 
 
 def _prepare(settings: Settings, email: Email) -> PreparedIssue | NewsletterError:
-    """The issue's message built once for this worker; an issue that cannot be built fails
-    each of its deliveries with the reason, and the other issues go on."""
+    """The issue's message built once; an issue that cannot be built fails each of its
+    deliveries with the reason, and the other issues go on."""
     try:
         return prepare(email, settings)
     except (RecipientError, TemplateError) as e:

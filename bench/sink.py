@@ -4,7 +4,8 @@ ours alone. It keeps a count per recipient (to check each got one message), noth
 A round trip on the path: every reply leaves `rtt` seconds after the client's bytes came in, as
 on a network, so commands sent together (PIPELINING, RFC 2920) wait once, while a server that
 waits before each reply would make them wait one after another. On stdin it takes `rtt S`,
-`pipelining on|off`, `mark` (restart the first-message clock) and `stats`; each answers
+`pipelining on|off`, `mark` (restart the first-message clock), `after K` (FIRST is then the
+K-th message's time since the mark) and `stats`; each answers
 "MESSAGES RECIPIENTS TWICE CONNECTIONS FIRST LAST".
 
     python bench/sink.py     prints its port, then answers on stdin
@@ -29,6 +30,7 @@ class _SinkState:
     first: float = 0.0  # time.time() of the first message since the last "mark"
     last: float = 0.0
     received: Counter[str] = dataclasses.field(default_factory=Counter)
+    times: list[float] = dataclasses.field(default_factory=list)  # arrivals since "mark"
 
 
 async def _session(
@@ -66,6 +68,7 @@ async def _session(
                     state.messages += 1
                     state.last = time.time()
                     state.first = state.first or state.last
+                    state.times.append(state.last)
                     state.received.update(rcpts)
                     out.append(b"250 2.0.0 queued")
                     continue
@@ -118,10 +121,14 @@ async def _sink(state: _SinkState) -> None:
                 state.pipelining = arg == "on"
             elif verb == "mark":
                 state.first = 0.0
+                state.times.clear()
+            first = state.first
+            if verb == "after" and len(state.times) >= int(arg) > 0:  # the K-th message's time
+                first = state.times[int(arg) - 1]
             twice = sum(1 for n in state.received.values() if n > 1)
             print(
                 f"{state.messages} {len(state.received)} {twice} {state.connections} "
-                f"{state.first:.6f} {state.last:.6f}",
+                f"{first:.6f} {state.last:.6f}",
                 flush=True,
             )
 

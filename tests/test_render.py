@@ -611,35 +611,27 @@ def test_image_without_alt_is_refused(tmp_path: Path, sample: Series) -> None:
         render_issue(sample, sample.issues[0], settings(), template_dir=folder)
 
 
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("line one\n{{ oops }}\n", ":2: 'oops' is undefined"),
+        (
+            '{% include "email.txt.j2" %}\n',
+            ": the template includes, extends or calls itself without end; break the loop",
+        ),
+    ],
+)
 def test_cli_prints_a_template_error_as_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], template: str, says: str
 ) -> None:
-    broken(tmp_path, "email.txt.j2", "line one\n{{ oops }}\n")
+    broken(tmp_path, "email.txt.j2", template)
     (tmp_path / "newsletter.toml").write_text("[newsletter]\n", encoding="utf-8")
     code = main(
         ["--config", str(tmp_path / "newsletter.toml"), "build", str(SAMPLE), "-o", str(tmp_path)]
     )
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 1
-    assert err == (
-        f"newsletter: error: {tmp_path / 'templates' / 'email.txt.j2'}:2: 'oops' is undefined"
-    )
-
-
-def test_a_template_that_includes_itself_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    broken(tmp_path, "email.txt.j2", '{% include "email.txt.j2" %}\n')
-    (tmp_path / "newsletter.toml").write_text("[newsletter]\n", encoding="utf-8")
-    code = main(
-        ["--config", str(tmp_path / "newsletter.toml"), "build", str(SAMPLE), "-o", str(tmp_path)]
-    )
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert code == 1
-    assert err == (
-        f"newsletter: error: {tmp_path / 'templates' / 'email.txt.j2'}: the template includes,"
-        " extends or calls itself without end; break the loop"
-    )
+    assert err == f"newsletter: error: {tmp_path / 'templates' / 'email.txt.j2'}{says}"
 
 
 # --- size ----------------------------------------------------------------------------------

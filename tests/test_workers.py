@@ -45,17 +45,12 @@ def test_a_worker_killed_mid_issue_loses_nobody_and_duplicates_at_most_its_in_fl
     ws = Workspace(tmp_path, server, connections=2)
     readers = ws.subscribers(120)
     ws.schedule()
-    proc = ws.spawn("run", "--once", "--workers", "2", now=iso(ISSUE_1))
-    try:
+    with ws.running("run", "--once", "--workers", "2", now=iso(ISSUE_1)) as proc:
         assert len(server.wait_for(15, timeout=60)) >= 15
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
         os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert b"Traceback" not in err
     assert b"a sender process ended without a report" in err
@@ -76,17 +71,12 @@ def test_sigterm_to_the_runner_stops_its_workers_promptly(
     ws = Workspace(tmp_path, server, connections=1)
     ws.subscribers(200)
     ws.schedule()
-    proc = ws.spawn("run", "--workers", "2", now=iso(ISSUE_1))  # the loop
-    try:
+    with ws.running("run", "--workers", "2", now=iso(ISSUE_1)) as proc:  # the loop
         assert len(server.wait_for(5, timeout=60)) >= 5
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)  # to the runner only, as `kill PID` does
         _, err = proc.communicate(timeout=30)
         took = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert took < 3, took
     counts = ws.counts()

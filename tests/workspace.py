@@ -165,6 +165,17 @@ class Workspace:
             stderr=subprocess.PIPE,
         )
 
+    @contextlib.contextmanager
+    def running(self, *args: str, now: str) -> Iterator[subprocess.Popen[bytes]]:
+        """`spawn`, and kill the process if the test leaves it running (a failed assert)."""
+        proc = self.spawn(*args, now=now)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def rows(self) -> list[dict[str, object]]:
         with Outbox.open(self.outbox) as ob:
             return ob.deliveries()

@@ -10,6 +10,7 @@ heading from the text under it. Page furniture that a dump leaves on lines of it
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -62,6 +63,10 @@ UNWRAPPED_SHARE = 0.05  # ... and one line in twenty past it is no accident
 # A heading typed straight above its paragraph: this short, and shorter than this share of the
 # line under it.
 GLUED_HEADING_WORDS, GLUED_SHORTER = 12, 0.6
+# A wrapped dump's lines run to its width; a line that left room for the next line's first word
+# ended in a hard break. The width is read low (a quartile of the lines that wrap on), so a
+# break is only seen where wrapping cannot explain it.
+WRAP_WIDTH_QUANTILE, WRAP_SLACK = 0.25, 1
 # The lines of a box (its title, a button) are short; a link in a box of links a headline.
 BOX_LINE_WORDS, BOX_LINK_WORDS = 8, 15
 # A sign-up prompt is a sentence or two; a sponsor's label a word or three.
@@ -90,7 +95,7 @@ TITLE_DISTANCE = 0.3
 # Artifacts of the page-to-text dump itself, the same for every site: buttons, image
 # placeholders, frames, bare addresses, rules.
 _DUMP_ARTIFACT = re.compile(
-    r"^(?:\(BUTTON\).*|\[[^\]]{0,120}\](?:\S{0,40})?|IFRAME:.*|https?://\S+|www\.\S+|"
+    r"^(?:\(BUTTON\).*|\[[^\]]{0,120}\](?:\S{0,40}(?:\s\S+){0,2})?|IFRAME:.*|https?://\S+|www\.\S+|"
     r"[_\-=*~·•|━─]{3,}|\d+\s*/\s*\d+|\W|"
     # the list of link addresses lynx prints at the end: "12. https://…"
     r"\d{1,4}\.\s+(?:https?|ftp|mailto|file):\S+|"
@@ -180,8 +185,12 @@ def paragraphs(text: str) -> list[Para]:
     current: Para | None = None
     lines = text.split("\n")
     one_per_line = _unwrapped(lines)
+    width = 0 if one_per_line else _wrap_width(lines)
+    previous = ""
     for no, raw in enumerate(lines, start=1):
         if _is_chrome_line(raw):
+            if current is not None and raw.strip().lower() in phrases().credits:
+                current.lines.append(raw.strip())  # a credit under its caption: one caption
             current = None
             continue
         stripped = raw.strip()
@@ -197,11 +206,13 @@ def paragraphs(text: str) -> list[Para]:
             or _BULLET.match(raw)
             or stripped[:1] in HEADING_MARKS  # "■ まとめ" starts a paragraph of its own
             or indent < current.indent - 1
+            or _hard_break(previous, stripped, width)
         ):
             current = Para([stripped], no, indent, gap_before=current is None, link_led=link_led)
             paras.append(current)
         else:
             current.lines.append(stripped)
+        previous = raw.rstrip()
     out: list[Para] = []
     for p in paras:
         out.extend(_unglue(p))
@@ -213,6 +224,25 @@ def _unwrapped(lines: list[str]) -> bool:
     (w3m at 80 columns): then every line is a paragraph of its own."""
     filled = [_width(line) for line in lines if line.strip()]
     return bool(filled) and sum(n > UNWRAPPED_LINE for n in filled) >= UNWRAPPED_SHARE * len(filled)
+
+
+def _wrap_width(lines: list[str]) -> int:
+    """How wide a wrapped dump's lines run: a low quartile of the lines another line follows."""
+    wrapping = sorted(
+        _width(line.rstrip())
+        for line, after in itertools.pairwise(lines)
+        if line.strip() and after.strip()
+    )
+    return wrapping[int(len(wrapping) * WRAP_WIDTH_QUANTILE)] if wrapping else 0
+
+
+def _hard_break(previous: str, line: str, width: int) -> bool:
+    """`previous` ended short of `width` by more than `line`'s first word: wrapping would have
+    put that word on it, so the line break was the page's own (a title, a label, a menu)."""
+    if not width or not previous:
+        return False
+    first = line.split()[0]
+    return _width(previous) + 1 + _width(first) <= width - WRAP_SLACK
 
 
 def _width(line: str) -> int:

@@ -293,15 +293,16 @@ def _delivery_from(row: Sequence[Any]) -> Delivery:
     return Delivery(row[0], row[1], row[2], row[3], fields, State(row[5]), row[6], row[7])
 
 
+def post_identity(source: str) -> str:
+    """What makes a series the same series: its post's URL, or its path resolved (a relative
+    path an older outbox kept against the current folder), never its title."""
+    return source if is_url(source) else str(Path(source).resolve())
+
+
 def same_post(stored: str, source: str) -> bool:
-    """Whether a series queued from `stored` is the post at `source` (a URL, or a resolved
-    path): a series is its post, so a retitled post is still the same series. A relative path
-    an older outbox kept is resolved against the current folder."""
-    if stored == source:
-        return True
-    if is_url(stored) or is_url(source):
-        return False
-    return Path(stored).resolve() == Path(source).resolve()
+    """Whether a series queued from `stored` is the post at `source`: a series is its post, so
+    a retitled post is still the same series."""
+    return post_identity(stored) == post_identity(source)
 
 
 def _free_slug(slug: str, taken: set[str]) -> str:

@@ -350,22 +350,32 @@ def issue_problem(settings: Settings, stored: StoredIssue, now: datetime) -> str
     return None
 
 
-def _start_due(
-    outbox: Outbox, settings: Settings, now: datetime, warnings: _Warnings
-) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, str]]]:
-    """Start the due issues; one that cannot be built is failed alone, with why, and the others
-    still start."""
+def _buildable(
+    outbox: Outbox, settings: Settings, now: datetime
+) -> tuple[list[StoredIssue], list[tuple[StoredIssue, str]]]:
+    """The issues due at `now` that can be built, and those that cannot, each with why."""
     due, failed = [], []
     for stored in outbox.due_issues(now):
         problem = issue_problem(settings, stored, now)
         if problem is None:
             due.append(stored)
-            continue
+        else:
+            failed.append((stored, problem))
+    return due, failed
+
+
+def _start_due(
+    outbox: Outbox, settings: Settings, now: datetime, warnings: _Warnings
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, str]]]:
+    """Start the due issues; one that cannot be built is failed alone, with why, and the others
+    still start."""
+    due, failed = _buildable(outbox, settings, now)
+    for stored, problem in failed:
         outbox.fail_issue(stored.issue_id, problem)
-        failed.append((stored.series_slug, stored.number, problem))
         log.debug("%s issue %d failed: %s", stored.series_slug, stored.number, problem)
+    failed_issues = [(stored.series_slug, stored.number, problem) for stored, problem in failed]
     if not due:
-        return [], failed
+        return [], failed_issues
     source = subscribers_path(settings)
     subs = read_subscribers(source, on_warning=warnings)
     recipients = outbox.materialize([d.issue_id for d in due], _counted(subs, source), now)
@@ -373,7 +383,7 @@ def _start_due(
     for d in due:
         started.append((d.series_slug, d.number, recipients.get(d.issue_id, 0)))
         log.debug("started %s issue %d: %d recipients", d.series_slug, d.number, started[-1][2])
-    return started, failed
+    return started, failed_issues
 
 
 def _pass(
@@ -759,12 +769,11 @@ class _Desk:
         return request.state, request.delivery
 
     def _serve(self) -> None:
-        outbox: Outbox | None = None
-        trouble: BaseException | None = None
+        opened: Outbox | BaseException
         try:
-            outbox = self._watch.open()  # opened in this thread, the one that uses it
+            opened = self._watch.open()  # opened in this thread, the one that uses it
         except BaseException as e:  # every sender meets it at its first step
-            trouble = e
+            opened = e
         try:
             while (first := self._requests.get()) is not None:
                 batch = [first]
@@ -778,19 +787,17 @@ class _Desk:
                         closing = True
                     else:
                         batch.append(more)
-                self._settle(outbox, batch, trouble)
+                self._settle(opened, batch)
                 if closing:
                     return
         finally:
-            if outbox is not None:
-                outbox.close()
+            if isinstance(opened, Outbox):
+                opened.close()
 
-    def _settle(
-        self, outbox: Outbox | None, batch: list[_Request], trouble: BaseException | None
-    ) -> None:
+    def _settle(self, outbox: Outbox | BaseException, batch: list[_Request]) -> None:
         try:
-            if trouble is not None or outbox is None:
-                raise trouble or OutboxError("the outbox could not be opened")
+            if isinstance(outbox, BaseException):
+                raise outbox
             outbox.check_in_place()  # one stat per commit: a deleted outbox stops the sending
             states, taken = outbox.settle(
                 [r.answer for r in batch if r.answer is not None],
@@ -895,13 +902,7 @@ def dry_run(
 
         for delivery in outbox.waiting(now):
             write(delivery.issue_id, delivery)
-        due, failed = [], []
-        for stored in outbox.due_issues(now):
-            problem = issue_problem(settings, stored, now)
-            if problem is None:
-                due.append(stored)
-            else:
-                failed.append((stored.series_slug, stored.number, problem))
+        due, failed = _buildable(outbox, settings, now)
         if due:
             source = subscribers_path(settings)
             for sub in _counted(read_subscribers(source, on_warning=warnings), source):
@@ -923,7 +924,7 @@ def dry_run(
                     )
     return RunReport(
         started=tuple((d.series_slug, d.number, 0) for d in due),
-        failed_issues=tuple(failed),
+        failed_issues=tuple((st.series_slug, st.number, problem) for st, problem in failed),
         written=written,
         warnings=tuple(warnings.kept),
         warning_count=warnings.count,

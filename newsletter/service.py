@@ -42,6 +42,7 @@ from .outbox import (
     open_outbox,
     outbox_path,
     outbox_where,
+    post_identity,
     same_post,
 )
 from .schedule_plan import next_weekday, plan_send_times
@@ -340,13 +341,6 @@ def check_schedule(
             f"slot ({slot.start:%a %Y-%m-%d}), give a later date, or say --catch-up to send the "
             "missed issues one per run"
         )
-
-
-def post_identity(source: str) -> str:
-    """What makes a series the same series: its post's URL or resolved path, not its title."""
-    from .readers.fetch import is_url
-
-    return source if is_url(source) else str(Path(source).resolve())
 
 
 def queue_series(

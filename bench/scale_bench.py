@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,12 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from send_bench import queued_workspace  # noqa: E402  (bench/send_bench.py, beside this)
 from sink import Sink  # noqa: E402  (bench/sink.py, beside this file)
 
-from newsletter import service  # noqa: E402
-from newsletter.config import load_settings  # noqa: E402
-
-SAMPLE = ROOT / "posts" / "massage-for-the-mental-health-of-it.txt"
 ISSUE_1 = "2025-03-03T09:00:00+00:00"
 
 
@@ -61,28 +57,6 @@ class Result:
         return self.sent / self.sending_seconds if self.sending_seconds else 0.0
 
 
-def _workspace(root: Path, port: int, readers: int, connections: int, outbox_url: str) -> Path:
-    config = root / "newsletter.toml"
-    outbox = f'url = "{outbox_url}"\n' if outbox_url else 'path = "outbox.sqlite3"\n'
-    config.write_text(
-        '[newsletter]\nfrom = "Body & Mind Notes <news@example.com>"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        f"connections = {connections}\ntimeout = 30\n"
-        '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n'
-        f"[outbox]\n{outbox}",
-        encoding="utf-8",
-    )
-    with (root / "list.csv").open("w", encoding="utf-8") as f:
-        f.write("email,name\n")
-        f.writelines(f"reader{i:07d}@example.com,Reader {i}\n" for i in range(readers))
-    settings = load_settings(config)
-    before = datetime(2025, 3, 1, tzinfo=UTC)
-    series = service.load_series(SAMPLE, settings)
-    when = service.timing(settings, before, start="2025-03-03", at="09:00", tz="UTC")
-    service.queue_series(series, settings, when, now=before)
-    return config
-
-
 def measure(
     label: str, *, readers: int, workers: int, connections: int, budget: float,
     outbox_url: str = "",
@@ -90,7 +64,9 @@ def measure(
     """One `run --once` pass to `readers` readers; stopped after `budget` s of sending."""
     sink = Sink()
     with tempfile.TemporaryDirectory() as tmp, contextlib.closing(sink):
-        config = _workspace(Path(tmp), sink.port, readers, connections, outbox_url)
+        to = (f"reader{i:07d}@example.com" for i in range(readers))
+        settings = queued_workspace(Path(tmp), sink.port, to, connections, outbox_url)
+        config = settings.source
         env = dict(os.environ, NEWSLETTER_NOW=ISSUE_1, PYTHONPATH=str(ROOT))
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.time()

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,25 +157,35 @@ def mailmerge(sink: Sink, text: str, to: list[str], tmp: Path) -> Run | None:
     return timed("mailmerge (its CLI, a connection per msg.)", sink, to, body, child=True)
 
 
-def newsletter_pass(sink: Sink, to: list[str], connections: int, tmp: Path, name: str) -> Run:
-    """`schedule` the sample post into a fresh outbox, then time one `run --once` pass."""
-    root = Path(tempfile.mkdtemp(dir=tmp))
+def queued_workspace(
+    root: Path, port: int, to: Iterable[str], connections: int, outbox_url: str = ""
+) -> Settings:
+    """A writer's folder in `root`: settings for the sink on `port`, the list `to` (written as
+    it comes), the outbox (SQLite, or `outbox_url`) with the sample post queued; its settings."""
     config = root / "newsletter.toml"
+    outbox = f'url = "{outbox_url}"\n' if outbox_url else 'path = "outbox.sqlite3"\n'
     config.write_text(
         f'[newsletter]\nfrom = "Body & Mind Notes <{FROM}>"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
         f"connections = {connections}\ntimeout = 30\n"
-        '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n',
+        '[schedule]\ntimezone = "UTC"\n[subscribers]\nfile = "list.csv"\n'
+        f"[outbox]\n{outbox}",
         encoding="utf-8",
     )
-    (root / "list.csv").write_text(
-        "email,name\n" + "".join(f"{a},Reader {i}\n" for i, a in enumerate(to)), "utf-8"
-    )
+    with (root / "list.csv").open("w", encoding="utf-8") as f:
+        f.write("email,name\n")
+        f.writelines(f"{a},Reader {i}\n" for i, a in enumerate(to))
     settings = load_settings(config)
     before = datetime(2025, 3, 1, tzinfo=UTC)
     series = service.load_series(SAMPLE, settings)
     when = service.timing(settings, before, start="2025-03-03", at="09:00", tz="UTC")
     service.queue_series(series, settings, when, now=before)
+    return settings
+
+
+def newsletter_pass(sink: Sink, to: list[str], connections: int, tmp: Path, name: str) -> Run:
+    """`schedule` the sample post into a fresh outbox, then time one `run --once` pass."""
+    settings = queued_workspace(Path(tempfile.mkdtemp(dir=tmp)), sink.port, to, connections)
     return timed(name, sink, to, lambda: run_once(settings, START, stop=threading.Event()).sent)
 
 
